@@ -1,0 +1,86 @@
+"""The radiotherapy contouring app: composes one TaskConfig per method; holds no method logic.
+
+    monailabel start_server --app apps/radiotherapy --studies datastore [--conf models a,b]
+
+``--conf`` options:
+    models: comma-separated model names to load (default: every model that has weights).
+    model_dir: where the server's own training writes and publishes weights
+        (default: <app>/model). Shipped weights stay in models/ at the repository root.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:  # lib/, infers/, trainers/ live at the repository root
+    sys.path.insert(0, str(REPO_ROOT))
+
+from monailabel.interfaces.app import MONAILabelApp  # noqa: E402
+from monailabel.interfaces.tasks.strategy import Strategy  # noqa: E402
+from monailabel.tasks.activelearning.first import First  # noqa: E402
+from monailabel.tasks.activelearning.random import Random  # noqa: E402
+
+from apps.radiotherapy.configs import CONFIGS  # noqa: E402
+from apps.radiotherapy.http_errors import check_infer_request, install_http_errors  # noqa: E402
+from lib.phantom.config import LABELS  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+def selected_models(conf: dict[str, str]) -> list[str]:
+    """Names from ``--conf models a,b``; by default every model with weights."""
+    requested = conf.get("models", "").strip()
+    if not requested or requested == "all":
+        return [name for name, config in CONFIGS.items() if config.has_weights()]
+    names = [n.strip() for n in requested.split(",") if n.strip()]
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown} in --conf models; available: {sorted(CONFIGS)}")
+    return names
+
+
+class RadiotherapyApp(MONAILabelApp):
+    """Interactive GTV and organ contouring (Slicer and OHIF clients)."""
+
+    def __init__(self, app_dir: str, studies: str, conf: dict[str, str]):
+        self.model_dir = conf.get("model_dir") or os.path.join(app_dir, "model")
+        os.makedirs(self.model_dir, exist_ok=True)
+        self.models = {}
+        for name in selected_models(conf):
+            config = CONFIGS[name]()
+            config.init(name, self.model_dir, conf, None)
+            self.models[name] = config
+        logger.info(f"+++ Using models: {list(self.models)}")
+        super().__init__(
+            app_dir=app_dir,
+            studies=studies,
+            conf=conf,
+            name="Radiotherapy contouring",
+            description="Automatic, click-based and slice-edit contouring of GTV and organs at risk",
+            version="0.1.0",
+            labels=dict(LABELS),
+        )
+
+    def init_infers(self):
+        infers = {}
+        for config in self.models.values():
+            infers.update(config.infer())
+        return infers
+
+    def init_trainers(self):
+        return {name: t for name, config in self.models.items() if (t := config.trainer()) is not None}
+
+    def init_strategies(self) -> dict[str, Strategy]:
+        return {"random": Random(), "first": First()}
+
+    def on_init_complete(self):
+        install_http_errors()
+        super().on_init_complete()
+
+    def infer(self, request, datastore=None):
+        check_infer_request(request, self._infers, datastore or self.datastore())
+        return super().infer(request, datastore)

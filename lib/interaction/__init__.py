@@ -1,0 +1,1 @@
+"""Clicks: what a user's interaction is, how it arrives, and how it follows an image."""

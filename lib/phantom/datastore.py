@@ -1,0 +1,72 @@
+"""Command line: write a MONAI Label datastore of generated studies.
+
+    python -m lib.phantom.datastore --out datastore --cases 8
+
+writes ``<out>/<case>.nii.gz`` and ``<out>/labels/final/<case>.nii.gz`` (labels 1 = gtv,
+2 = heart). Orientations cycle through RAS, LPS and oblique so every client path
+meets every header. Seeds are ``first_seed + n``; the same command writes the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from lib.phantom.config import PhantomConfig, stir_config
+from lib.phantom.generate import generate_phantom
+from lib.phantom.io import save_phantom
+
+ORIENTATION_CYCLE = ("RAS", "LPS", "oblique")
+
+
+def case_config(seed: int, modality: str = "ct", pet: bool = False, orientation: str | None = None) -> PhantomConfig:
+    """The config of case ``seed`` as the datastore writes it."""
+    orientation = orientation or ORIENTATION_CYCLE[seed % len(ORIENTATION_CYCLE)]
+    if modality == "mri_stir":
+        return stir_config(seed=seed, pet=pet, orientation=orientation)
+    return PhantomConfig(seed=seed, pet=pet, orientation=orientation)
+
+
+def write_datastore(
+    out: str | Path,
+    cases: int,
+    first_seed: int = 0,
+    modality: str = "ct",
+    pet: bool = False,
+    with_labels: bool = True,
+    prefix: str = "phantom",
+) -> list[Path]:
+    """Write ``cases`` studies into ``out`` (skipping files already there); return the image paths."""
+    out = Path(out)
+    paths = []
+    for seed in tqdm(range(first_seed, first_seed + cases), desc="phantoms", unit="case"):
+        name = f"{prefix}_{seed:04d}.nii.gz"
+        image_path, label_path = out / name, out / "labels" / "final" / name
+        if not image_path.exists() or (with_labels and not label_path.exists()):
+            phantom = generate_phantom(case_config(seed, modality, pet))
+            save_phantom(phantom, image_path, label_path if with_labels else None)
+        paths.append(image_path)
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help="datastore folder (created if absent)")
+    parser.add_argument("--cases", type=int, default=8, help="number of studies")
+    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first study")
+    parser.add_argument("--modality", choices=("ct", "mri_stir"), default="ct")
+    parser.add_argument("--pet", action="store_true", help="add a PET channel (4D NIfTI, channels last)")
+    parser.add_argument("--no-labels", action="store_true", help="images only (nothing in labels/final)")
+    parser.add_argument("--prefix", default="phantom", help="file name prefix")
+    args = parser.parse_args(argv)
+    paths = write_datastore(
+        args.out, args.cases, args.first_seed, args.modality, args.pet, not args.no_labels, args.prefix
+    )
+    print(f"{len(paths)} studies in {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The automatic segmentation model (GTV and heart): network, transforms, training, evaluation."""
