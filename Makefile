@@ -18,7 +18,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 install: $(STAMP)
 
 datastore/.complete: | $(STAMP)
-	$(PY) -m lib.phantom.datastore --out datastore --cases 8
+	$(PY) -m lib.phantom.datastore --out datastore --cases 8 --labelled 4
 	touch $@
 
 datastore: datastore/.complete

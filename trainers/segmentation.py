@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 from monai.inferers import SlidingWindowInferer
 from monai.losses import DiceCELoss
@@ -10,12 +12,16 @@ from monailabel.tasks.train.basic_train import BasicTrainTask, Context
 
 from lib.phantom.config import LABELS
 from lib.segmentation.transforms import INFER_ROI, load_transforms, train_transforms
+from trainers.publish import AtomicPublisher
 
 
 class SegmentationTrainer(BasicTrainTask):
     """Fine-tunes the served model (or trains from scratch) on every image with a final label."""
 
-    def __init__(self, model_dir: str, network: torch.nn.Module, load_path: str | None = None, **kwargs):
+    def __init__(
+        self, model_dir: str, network: torch.nn.Module, publish_path: str, load_path: str | None = None, **kwargs
+    ):
+        # MONAI Label's own publisher copies non-atomically: publish_path stays ours (see finalize).
         super().__init__(
             model_dir,
             description="Train the automatic GTV + heart model on saved final labels",
@@ -26,6 +32,14 @@ class SegmentationTrainer(BasicTrainTask):
             **kwargs,
         )
         self._network = network
+        self._served_path = publish_path
+
+    def finalize(self, context: Context):
+        super().finalize(context)
+        if context.local_rank == 0:
+            best = os.path.join(context.output_dir, self._key_metric_filename)
+            engine = context.evaluator if context.evaluator else context.trainer
+            AtomicPublisher(best, self._served_path).attach(engine)
 
     def network(self, context: Context):
         return self._network

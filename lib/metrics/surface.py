@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from numbers import Real
 
 import numpy as np
 from monai.metrics import compute_average_surface_distance, compute_hausdorff_distance, compute_surface_dice
@@ -101,7 +102,7 @@ def surface_dice(pred: np.ndarray, truth: np.ndarray, spacing: Sequence[float], 
     """
     p, t = as_masks(pred, truth)
     spacing = as_spacing(spacing)
-    if isinstance(tolerance_mm, bool) or not isinstance(tolerance_mm, (int, float)) or not (
+    if isinstance(tolerance_mm, bool) or not isinstance(tolerance_mm, Real) or not (
         math.isfinite(tolerance_mm) and tolerance_mm >= 0
     ):
         raise ValueError(f"tolerance_mm must be a number >= 0, got {tolerance_mm!r}")

@@ -1,9 +1,9 @@
 """Command line: write a MONAI Label datastore of generated studies.
 
-    python -m lib.phantom.datastore --out datastore --cases 8
+    python -m lib.phantom.datastore --out datastore --cases 8 [--labelled 4]
 
 writes ``<out>/<case>.nii.gz`` and ``<out>/labels/final/<case>.nii.gz`` (labels 1 = gtv,
-2 = heart). Orientations cycle through RAS, LPS and oblique so every client path
+2 = heart) for the first ``--labelled`` cases (default all). Orientations cycle through RAS, LPS and oblique so every client path
 meets every header. Seeds are ``first_seed + n``; the same command writes the same files.
 """
 
@@ -36,18 +36,24 @@ def write_datastore(
     first_seed: int = 0,
     modality: str = "ct",
     pet: bool = False,
-    with_labels: bool = True,
+    labelled: int | None = None,
     prefix: str = "phantom",
 ) -> list[Path]:
-    """Write ``cases`` studies into ``out`` (skipping files already there); return the image paths."""
+    """Write ``cases`` studies into ``out`` (skipping files already there); return the image paths.
+
+    The first ``labelled`` studies (default: all) get a final label; the others are left
+    for a user to annotate (what MONAI Label's next-sample strategies offer).
+    """
     out = Path(out)
+    labelled = cases if labelled is None else labelled
     paths = []
-    for seed in tqdm(range(first_seed, first_seed + cases), desc="phantoms", unit="case"):
+    for n, seed in enumerate(tqdm(range(first_seed, first_seed + cases), desc="phantoms", unit="case")):
         name = f"{prefix}_{seed:04d}.nii.gz"
         image_path, label_path = out / name, out / "labels" / "final" / name
-        if not image_path.exists() or (with_labels and not label_path.exists()):
+        with_label = n < labelled
+        if not image_path.exists() or (with_label and not label_path.exists()):
             phantom = generate_phantom(case_config(seed, modality, pet))
-            save_phantom(phantom, image_path, label_path if with_labels else None)
+            save_phantom(phantom, image_path, label_path if with_label else None)
         paths.append(image_path)
     return paths
 
@@ -59,11 +65,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--first-seed", type=int, default=0, help="seed of the first study")
     parser.add_argument("--modality", choices=("ct", "mri_stir"), default="ct")
     parser.add_argument("--pet", action="store_true", help="add a PET channel (4D NIfTI, channels last)")
-    parser.add_argument("--no-labels", action="store_true", help="images only (nothing in labels/final)")
+    parser.add_argument("--labelled", type=int, help="only the first N studies get a final label (default: all)")
     parser.add_argument("--prefix", default="phantom", help="file name prefix")
     args = parser.parse_args(argv)
     paths = write_datastore(
-        args.out, args.cases, args.first_seed, args.modality, args.pet, not args.no_labels, args.prefix
+        args.out, args.cases, args.first_seed, args.modality, args.pet, args.labelled, args.prefix
     )
     print(f"{len(paths)} studies in {args.out}")
 

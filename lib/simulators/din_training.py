@@ -136,7 +136,10 @@ def _check_params(
         raise ValueError(f"band_width must be a number > margin ({margin}) (px), got {band_width!r}")
     if isinstance(small_object, bool) or not isinstance(small_object, Integral) or small_object < 0:
         raise ValueError(f"small_object must be an integer >= 0 (px), got {small_object!r}")
-    sep = np.asarray(min_separation, dtype=float) if isinstance(min_separation, Sequence) else np.array([])
+    try:
+        sep = np.asarray(min_separation, dtype=float)
+    except (TypeError, ValueError):
+        sep = np.array([])
     if sep.shape != (3,) or not (np.isfinite(sep).all() and (sep > 0).all()):
         raise ValueError(f"min_separation must be three numbers > 0 (px, X Y Z order), got {min_separation!r}")
     if negatives not in NEGATIVE_MODES:
@@ -186,7 +189,7 @@ def din_training_clicks(
     spread = negatives == "spread" or (negatives == "either" and bool(rng.random() < 0.5))
 
     depth = inplane_distance(~truth)  # inside the object: distance to the background
-    inside = truth & (depth >= margin)
+    inside = truth & ((depth >= margin) | small_objects(truth, small_object))
     if not inside.any():
         inside = truth
     gap = inplane_distance(truth)  # outside the object: distance to it

@@ -72,7 +72,8 @@ def exp_weights(depth: np.ndarray) -> np.ndarray:
         depth: 1D depths >= 0 (voxels).
 
     Returns:
-        1D float64 weights >= 0, not normalised; zero only where depth is 0.
+        1D float64 weights >= 0, not normalised; 0 where depth is 0 (and where a share
+        would be below float precision, for depths hundreds of voxels apart).
     """
     top = float(depth.max())
     return np.exp(depth - top) - np.exp(-top)

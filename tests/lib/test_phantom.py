@@ -107,3 +107,9 @@ def test_datastore_command_writes_images_and_final_labels(tmp_path):
     assert image.shape == label.shape
     np.testing.assert_allclose(image.affine, label.affine)
     assert set(np.unique(np.asarray(label.dataobj))) == {0, 1, 2}
+
+
+def test_datastore_command_leaves_the_unlabelled_cases_for_the_user(tmp_path):
+    datastore_main(["--out", str(tmp_path), "--cases", "3", "--labelled", "1"])
+    assert len(list(tmp_path.glob("*.nii.gz"))) == 3
+    assert [p.name for p in (tmp_path / "labels" / "final").glob("*.nii.gz")] == ["phantom_0000.nii.gz"]

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -37,12 +38,20 @@ def _wait_until_up(client: MONAILabelClient, process: subprocess.Popen, log: Pat
     raise RuntimeError(f"server did not answer in {seconds} s:\n{log.read_text()[-4000:]}")
 
 
+@dataclass
+class Server:
+    client: MONAILabelClient
+    studies: Path
+    model_dir: Path
+    log: Path
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    """(client, datastore folder, server log path) of a running server with the shipped model."""
+    """A running server with the shipped model, on a datastore of three phantoms (RAS, LPS, oblique)."""
     root = tmp_path_factory.mktemp("server")
     studies = root / "datastore"
-    write_datastore(studies, cases=3, first_seed=0)  # RAS, LPS, oblique
+    write_datastore(studies, cases=4, first_seed=0, labelled=3)  # RAS, LPS, oblique labelled; RAS not
     port = _free_port()
     log = root / "server.log"
     env = dict(os.environ)
@@ -60,7 +69,7 @@ def server(tmp_path_factory):
     (root / "client").mkdir()
     try:
         _wait_until_up(client, process, log)
-        yield client, studies, log
+        yield Server(client, studies, root / "model", log)
     finally:
         process.terminate()
         try:

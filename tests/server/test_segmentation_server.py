@@ -27,7 +27,7 @@ def _dice(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_info_offers_the_automatic_model(server):
-    client, _, _ = server
+    client = server.client
     info = client.info()
     model = info["models"]["segmentation"]
     assert model["type"] == "segmentation"
@@ -36,14 +36,14 @@ def test_info_offers_the_automatic_model(server):
 
 
 def test_next_sample_is_a_datastore_image(server):
-    client, _, _ = server
+    client = server.client
     sample = client.next_sample("random", {})
-    assert sample["id"] in IMAGES
+    assert sample["id"] == "phantom_0003"  # the only image without a final label
 
 
 @pytest.mark.parametrize("image_id", IMAGES)
 def test_infer_answers_on_the_image_own_grid(server, image_id):
-    client, studies, _ = server
+    client, studies = server.client, server.studies
     label_file, params = client.infer("segmentation", image_id, {})
     result, image = nib.load(label_file), nib.load(studies / f"{image_id}.nii.gz")
     truth = np.asarray(nib.load(studies / "labels" / "final" / f"{image_id}.nii.gz").dataobj)
@@ -57,14 +57,14 @@ def test_infer_answers_on_the_image_own_grid(server, image_id):
 
 
 def test_uploaded_session_is_segmented(server):
-    client, studies, _ = server
+    client, studies = server.client, server.studies
     session_id = client.create_session(str(studies / "phantom_0001.nii.gz"))["session_id"]
     label_file, _ = client.infer("segmentation", "", {}, session_id=session_id)
     assert nib.load(label_file).shape == nib.load(studies / "phantom_0001.nii.gz").shape
 
 
 def test_saved_final_label_is_in_the_datastore(server, tmp_path):
-    client, studies, _ = server
+    client, studies = server.client, server.studies
     label = nib.load(studies / "labels" / "final" / "phantom_0002.nii.gz")
     edited = np.asarray(label.dataobj).copy()
     edited[edited == 1] = 0  # the user erased the GTV
@@ -84,7 +84,7 @@ def test_saved_final_label_is_in_the_datastore(server, tmp_path):
     ],
 )
 def test_unknown_model_or_image_is_a_404_that_names_it(server, model, image_id, status, words):
-    client, _, _ = server
+    client = server.client
     with pytest.raises(MONAILabelClientException) as error:
         client.infer(model, image_id, {})
     assert _status(error.value) == status and words in error.value.msg
@@ -92,7 +92,7 @@ def test_unknown_model_or_image_is_a_404_that_names_it(server, model, image_id, 
 
 
 def test_corrupt_nifti_upload_is_a_4xx_and_the_server_keeps_running(server, tmp_path):
-    client, _, _ = server
+    client = server.client
     corrupt = tmp_path / "corrupt.nii.gz"
     corrupt.write_bytes(b"\x1f\x8b this is not a gzip stream")
     with pytest.raises(MONAILabelClientException) as error:
@@ -103,7 +103,7 @@ def test_corrupt_nifti_upload_is_a_4xx_and_the_server_keeps_running(server, tmp_
 
 
 def test_malformed_params_json_is_a_400(server):
-    client, _, _ = server
+    client = server.client
     status, body, _, _ = MONAILabelUtils.http_multipart(
         "POST", client.get_server_url(), "/infer/segmentation?image=phantom_0000", {"params": "{not json"}, {}
     )
@@ -112,7 +112,7 @@ def test_malformed_params_json_is_a_400(server):
 
 
 def test_training_starts_reports_and_stops(server):
-    client: MONAILabelClient = server[0]
+    client: MONAILabelClient = server.client
     started = client.train_start("segmentation", {"max_epochs": 50, "val_split": 0.0})
     assert started["status"] in ("SUBMITTED", "RUNNING")
     deadline = time.time() + 60
@@ -126,3 +126,19 @@ def test_training_starts_reports_and_stops(server):
         time.sleep(1)
     assert not client.train_status(check_if_running=True)
     assert client.train_status()["status"] in ("STOPPED", "DONE", "ERROR")
+
+
+def test_training_to_the_end_publishes_the_model_that_is_then_served(server):
+    """Runs last: afterwards the server serves this barely trained model."""
+    client = server.client
+    client.train_start("segmentation", {"max_epochs": 1, "val_split": 0.34, "name": "to_the_end"})
+    deadline = time.time() + 600
+    while time.time() < deadline and client.train_status()["status"] != "DONE":
+        assert client.train_status()["status"] in ("SUBMITTED", "RUNNING", "DONE"), client.train_status()
+        time.sleep(2)
+    published = server.model_dir / "segmentation.pt"
+    assert published.exists()
+    assert client.info()["train_stats"]["segmentation"]["total_epochs"] == 1
+    label_file, _ = client.infer("segmentation", "phantom_0000", {})
+    assert nib.load(label_file).shape == nib.load(server.studies / "phantom_0000.nii.gz").shape
+    assert "segmentation.pt" in server.log.read_text()
