@@ -71,7 +71,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
         raise SystemExit(f"--cases must be >= 1 and --max-clicks >= 0, got {args.cases} and {args.max_clicks}")
     names = [n.strip() for n in args.methods.split(",") if n.strip()]
     options = {"server": args.server, "model": args.model, "label_value": args.label_value}
-    segmenters = [make_segmenter(name, **options) for name in names]
+    try:
+        segmenters = [make_segmenter(name, **options) for name in names]
+    except ValueError as error:  # unknown name, missing --model: say so without a traceback
+        raise SystemExit(f"python -m lib.evaluation: {error}") from None
     margin = None if args.margin_mm < 0 else args.margin_mm
     cases = phantom_cases(args.cases, args.first_seed, args.structure, margin, args.modality, args.pet)
     start = time.perf_counter()

@@ -89,7 +89,8 @@ class RemoteSegmenter:
             label = np.asarray(nib.load(result).dataobj)
         finally:
             Path(result).unlink(missing_ok=True)
-        label = label.reshape(label.shape[:3]) if label.ndim > 3 and label.shape[3:] == (1,) * (label.ndim - 3) else label
+        if label.ndim > 3 and all(n == 1 for n in label.shape[3:]):
+            label = label.reshape(label.shape[:3])  # (X, Y, Z, 1) as some writers store a label
         if label.shape != case.spatial_shape:
             raise ValueError(
                 f"server model {self.model!r} answered shape {label.shape} for case {case.case_id!r}, "

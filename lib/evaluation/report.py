@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from lib.evaluation.summary import NOC_TARGETS  # noqa: E402
 
@@ -44,6 +45,7 @@ def _write_atomic(path: Path, write) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; results are for everyone to read
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -111,6 +113,7 @@ def plot_dsc_vs_clicks(result: dict, path: Path) -> None:
     axes.set_ylabel("DSC (mean ± std over cases)")
     axes.set_ylim(0.0, 1.0)
     axes.set_xlim(0, max(ks[-1], 1))
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(alpha=0.3)
     axes.set_title(f"{result.get('name', '')} - {len(result['cases'])} cases, {result['simulator']}, "
                    f"{result['click_mode']} clicks", fontsize=9)

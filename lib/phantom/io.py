@@ -24,6 +24,7 @@ def save_nifti_atomic(array: np.ndarray, affine: np.ndarray, path: str | Path) -
     os.close(fd)
     try:
         nib.save(image, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; a datastore is read by other users too
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

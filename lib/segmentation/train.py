@@ -107,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-minutes", type=float, default=45.0, help="stop training after this long")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", help="start from these weights instead of random ones (to continue training)")
     args = parser.parse_args(argv)
 
     set_determinism(seed=args.seed)
@@ -118,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     start = time.time()
     network = segmentation_unet()
+    if args.init:
+        network.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True)["model"])
     best_state, history = train_epochs(
         network, data / "train", data / "val", args.epochs, args.val_every, args.max_minutes, args.lr
     )

@@ -3,15 +3,21 @@
 Unary terms: a foreground probability per voxel from the clicks only,
 
 - an intensity model: smoothed histograms of the voxels under the foreground seeds and under
-  the background seeds (the ROI border when there is no background click), and
+  the background seeds (the background clicks' balls and the ROI border), and
 - a spatial prior: DIN's exponential distance guide (ExpDT, in mm) of the foreground clicks,
-  lowered near background clicks, so that voxels far from every foreground click lean to
-  background (tumours sit next to organs of the same density);
+  lowered near background clicks (with a narrower ExpDT, so a background click next to the
+  object does not erase the prior inside it), so that voxels far from every foreground
+  click lean to background (tumours sit next to organs of the same density);
 
-combined as independent evidence (a product of odds). Hard seeds at the clicks (balls, as the
-random walker's). Pairwise terms: numpymaxflow's ``exp(-(I_p - I_q)^2 / (2 sigma^2))``, weight
-``lamda``, 6-connectivity. The answer is a hard mask returned as a {0, 1} probability.
+combined as independent evidence (a product of odds). Hard seeds at the clicks and the ROI
+border (as the random walker's). Pairwise terms: numpymaxflow's
+``exp(-(I_p - I_q)^2 / (2 sigma^2))``, weight ``lamda``, 6-connectivity. The answer is a hard mask returned as a {0, 1} probability.
 Stateless, and all background with no foreground click.
+
+Defaults were chosen on training phantoms (seeds 0-5, GTV, ``din_evaluation`` user, 12 clicks;
+never on the held-out seeds 900+): ``lamda`` 2, ``sigma`` 0.1, prior sigmas 12 mm (foreground)
+and 5 mm (background). A larger ``lamda`` shrinks small tumours to the seeds (graph cut's
+shrinking bias); a wider background prior makes DSC drop after background clicks.
 """
 
 from __future__ import annotations
@@ -27,7 +33,10 @@ from lib.evaluation.protocol import Case
 from lib.guidance import exp_distance_map
 from lib.interaction.clicks import Click, split_clicks
 
-_EPS = 0.02  # keeps every unary probability away from 0 and 1
+_EPS = 0.02  # keeps the spatial prior away from 0 and 1
+#: The intensity model's probability is kept in [INTENSITY_CLIP, 1 - INTENSITY_CLIP], less sure than the
+#: prior's extremes, so far from every click the prior wins (a look-alike organ stays background).
+INTENSITY_CLIP = 0.05
 
 
 def histogram_likelihood(intensity: np.ndarray, samples: np.ndarray, bins: int = 32, pseudo: float = 1.0) -> np.ndarray:
@@ -50,16 +59,27 @@ def histogram_likelihood(intensity: np.ndarray, samples: np.ndarray, bins: int =
 
 
 def click_prior(
-    clicks: Sequence[Click], shape: Sequence[int], spacing: Sequence[float], sigma_mm: float
+    clicks: Sequence[Click],
+    shape: Sequence[int],
+    spacing: Sequence[float],
+    sigma_mm: float,
+    background_sigma_mm: float,
 ) -> np.ndarray:
     """Spatial foreground prior in [_EPS, 1 - _EPS]: high near foreground clicks, low near background ones.
+
+    Args:
+        clicks: the clicks, voxel indices (i, j, k).
+        shape: (X, Y, Z) size in voxels.
+        spacing: voxel size in mm along (X, Y, Z).
+        sigma_mm: ExpDT sigma of the foreground clicks, mm (isotropic).
+        background_sigma_mm: ExpDT sigma of the background clicks, mm (isotropic).
 
     Returns:
         (X, Y, Z) float64, ``g_fg * (1 - g_bg)`` squeezed into [_EPS, 1 - _EPS], with g the ExpDT maps.
     """
     foreground, background = split_clicks(clicks)
     g_fg = exp_distance_map(foreground, shape, sigma=sigma_mm, spacing=spacing)
-    g_bg = exp_distance_map(background, shape, sigma=sigma_mm, spacing=spacing)
+    g_bg = exp_distance_map(background, shape, sigma=background_sigma_mm, spacing=spacing)
     return _EPS + (1.0 - 2.0 * _EPS) * g_fg.astype(np.float64) * (1.0 - g_bg)
 
 
@@ -103,15 +123,17 @@ class GraphCutSegmenter:
     Attributes:
         lamda: smoothness weight (numpymaxflow's ``lamda``).
         sigma: intensity scale of the smoothness term, in normalised units (1 = 400 HU).
-        prior_sigma_mm: reach of each click's spatial prior (ExpDT sigma), mm.
+        prior_sigma_mm: reach of each foreground click's spatial prior (ExpDT sigma), mm.
+        background_prior_sigma_mm: reach of each background click's spatial prior, mm.
         seed_radius_mm: each click seeds a ball of this radius, mm.
         window: CT window (low, high) in HU mapped to [0, 1].
         name: the method's name in reports.
     """
 
-    lamda: float = 5.0
+    lamda: float = 2.0
     sigma: float = 0.1
     prior_sigma_mm: float = 12.0
+    background_prior_sigma_mm: float = 5.0
     seed_radius_mm: float = SEED_RADIUS_MM
     window: tuple[float, float] = CT_WINDOW_HU
     name: str = "graph_cut"
@@ -125,6 +147,8 @@ class GraphCutSegmenter:
         intensity = normalised_ct(case.image, self.window)
         likes_fg = histogram_likelihood(intensity, intensity[foreground])
         likes_bg = histogram_likelihood(intensity, intensity[background])
-        from_intensity = np.clip(likes_fg / (likes_fg + likes_bg), _EPS, 1.0 - _EPS)
-        probability = combine_odds(from_intensity, click_prior(clicks, shape, spacing, self.prior_sigma_mm))
+        from_intensity = np.clip(likes_fg / (likes_fg + likes_bg), INTENSITY_CLIP, 1.0 - INTENSITY_CLIP)
+        probability = combine_odds(from_intensity, click_prior(
+            clicks, shape, spacing, self.prior_sigma_mm, self.background_prior_sigma_mm
+        ))
         return graph_cut_mask(intensity, probability, foreground, background, self.lamda, self.sigma)

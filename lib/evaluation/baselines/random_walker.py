@@ -1,10 +1,15 @@
 """Random walker baseline (Grady 2006, scikit-image): the probability that a walk from each
 voxel reaches a foreground seed before a background one.
 
-Seeds are the clicks grown to small balls (:func:`lib.evaluation.baselines.seeds.click_seeds`);
-with no background click the ROI border is the background seed; with no foreground click
-the answer is all background. Stateless: the answer depends on the clicks only, not on the
+Seeds are the clicks grown to small balls (:func:`lib.evaluation.baselines.seeds.click_seeds`)
+and the ROI border, always a background seed (the ROI is the structure's box plus a margin);
+with no foreground click the answer is all background. Stateless: the answer depends on the clicks only, not on the
 previous answer. Works on channel 0 (CT windowed to [-200, 200] HU, scaled to [0, 1]).
+
+``beta`` 1000 was chosen on training phantoms (seeds 0-5, GTV, ``din_evaluation`` user; never
+on the held-out seeds 900+): scikit-image's default 130 diffuses through the low-contrast
+tumour edges (mean DSC over clicks 1-8: 0.65 at 130, 0.75 at 500, 0.77 at 1000). Smoothing
+the image first did not help.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ def random_walker_probability(
     foreground: np.ndarray,
     background: np.ndarray,
     spacing: Sequence[float],
-    beta: float = 130.0,
+    beta: float = 1000.0,
 ) -> np.ndarray:
     """Foreground probability of the two-label random walker.
 
@@ -60,7 +65,7 @@ class RandomWalkerSegmenter:
         name: the method's name in reports.
     """
 
-    beta: float = 130.0
+    beta: float = 1000.0
     seed_radius_mm: float = SEED_RADIUS_MM
     window: tuple[float, float] = CT_WINDOW_HU
     name: str = "random_walker"

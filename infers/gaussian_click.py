@@ -1,0 +1,134 @@
+"""Gaussian-click interactive segmentation: the infer task (2D slice or 3D region model).
+
+Declared as MONAI Label's ``InferType.DEEPGROW`` with ``dimension`` 2 or 3 and labels
+``["gtv", "heart"]``: that is what the stock Slicer extension's SmartEdit panel lists under
+"deepgrow" models (it reads ``type`` and ``dimension`` from ``/info``). The panel sends
+``{"label": <segment name>, "foreground": [[i, j, k], ...], "background": [...]}`` in voxel
+indices of the image; for a 2D model only the clicked slice's points, and it replaces that
+slice of the segment with the answer. The answer is a {0, 1} label (1 = the clicked
+structure) on the image's own grid.
+
+Flow, outside any MONAI ``Compose`` (which would wrap a ``ValueError`` in ``RuntimeError``):
+clicks are parsed and checked first (a malformed or empty list -> HTTP 422 naming it), then
+the image comes from the session cache or is loaded (unreadable -> 415), then the clicks
+are checked against the image size (outside -> 422 naming the click). The request flag
+``"use_cache": false`` (or the task's config) loads and pre-processes on every request
+instead, the plain MONAI Label way, for comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from fastapi import HTTPException
+from monai.data import MetaTensor
+from monailabel.interfaces.tasks.infer_v2 import InferType
+from monailabel.tasks.infer.basic_infer import BasicInferTask
+from monailabel.utils.others.generic import strtobool
+
+from infers.errors import HttpErrors, UnreadableImageError
+from lib.gaussian_click.network import gaussian_click_net
+from lib.gaussian_click.predict import segment_prepared
+from lib.gaussian_click.preprocess import PreparedImage, prepare_file
+from lib.interaction.clicks import parse_clicks
+from lib.phantom.config import LABELS
+from lib.session_cache import SessionCache, file_key, shared_cache
+
+
+def foreground_keys(params: dict[str, Any]) -> tuple[str, ...]:
+    """Where foreground clicks are: ``"foreground"``, and DeepEdit style the key named by the
+    request's ``label`` when it is one of ``LABELS`` (``{"label": "gtv", "gtv": [[i, j, k]]}``).
+    Other labels' points in a DeepEdit request belong to other structures and are ignored."""
+    label = params.get("label")
+    return ("foreground", label) if isinstance(label, str) and label in LABELS else ("foreground",)
+
+
+class GaussianClick(HttpErrors, BasicInferTask):
+    """Segment the clicked structure from foreground / background clicks.
+
+    Args:
+        path: weights files, the last existing one is served (shipped, then server-trained).
+        dims: 2 (the clicked axial slice) or 3 (a region around the clicks).
+        network: the network the weights go into; default ``gaussian_click_net(dims)``.
+        cache: the cache of prepared images; default the process-wide one.
+        use_cache: the default of the ``use_cache`` request flag.
+    """
+
+    def __init__(
+        self,
+        path: str | Sequence[str],
+        dims: int = 2,
+        network: torch.nn.Module | None = None,
+        cache: SessionCache | None = None,
+        use_cache: bool = True,
+        description: str | None = None,
+    ):
+        super().__init__(
+            path=path,
+            network=network if network is not None else gaussian_click_net(dims),
+            type=InferType.DEEPGROW,
+            labels=list(LABELS),
+            dimension=dims,
+            description=description or f"Gaussian-click interactive model ({dims}D): click a GTV or organ",
+            config={"use_cache": use_cache},
+            load_strict=True,
+        )
+        self.dims = dims
+        self.cache = cache if cache is not None else shared_cache()
+
+    def is_valid(self) -> bool:
+        """Offered to clients only once weights exist (never an untrained network)."""
+        return self.get_path() is not None
+
+    def pre_transforms(self, data=None) -> Sequence[Callable]:
+        return []  # see run_pre_transforms: the prepared image comes from the session cache
+
+    def post_transforms(self, data=None) -> Sequence[Callable]:
+        return []
+
+    def run_pre_transforms(self, data: dict[str, Any], transforms) -> dict[str, Any]:
+        """Clicks checked, then the image in model space (cached), then clicks against its size."""
+        keys = foreground_keys(data)
+        clicks = parse_clicks(data, foreground_keys=keys)
+        if not clicks:
+            raise ValueError("no clicks: give at least one foreground click as 'foreground': [[i, j, k]]")
+        prepared = self._prepared(data)
+        data["clicks"] = parse_clicks(data, spatial_shape=prepared.input_shape, foreground_keys=keys)
+        data["prepared"] = prepared
+        return data
+
+    def _prepared(self, data: dict[str, Any]) -> PreparedImage:
+        """The request's image in model space, from the cache unless ``use_cache`` is false."""
+        path = data.get("image_path") or data.get("image")
+        if not isinstance(path, str):
+            raise UnreadableImageError(f"the request's image must be a file path, got {type(path).__name__}")
+
+        def load() -> PreparedImage:
+            return prepare_file(path, self.dims)
+
+        try:
+            if not strtobool(str(data.get("use_cache", True))):
+                return load()
+            return self.cache.get_or_load(file_key(path, f"gaussian_click_{self.dims}d"), load)
+        except Exception as error:  # the reader's own error about the client's file, whatever its type
+            raise UnreadableImageError(f"cannot read image '{path}' as a 3D volume: {error}") from error
+
+    def run_inferer(self, data: dict[str, Any], convert_to_batch=True, device="cuda") -> dict[str, Any]:
+        if self.get_path() is None:
+            raise HTTPException(
+                status_code=404,
+                detail=f"model has no weights yet: train it with python -m lib.gaussian_click.train --dims {self.dims}",
+            )
+        network = self._get_network(device, data)
+        prepared: PreparedImage = data.pop("prepared")
+        probability = segment_prepared(network, prepared, data["clicks"], device=device)
+        label = torch.from_numpy((probability > 0.5).astype(np.uint8))
+        data["pred"] = MetaTensor(label, affine=torch.as_tensor(prepared.input_affine))
+        return data
+
+    def writer(self, data, extension=None, dtype=None):
+        data.pop("clicks", None)
+        return super().writer(data, extension, dtype or "uint8")
