@@ -91,6 +91,11 @@ class GaussianClick(HttpErrors, BasicInferTask):
 
     def run_pre_transforms(self, data: dict[str, Any], transforms) -> dict[str, Any]:
         """Clicks checked, then the image in model space (cached), then clicks against its size."""
+        if self.get_path() is None:  # never answer with an untrained network
+            raise HTTPException(
+                status_code=404,
+                detail=f"model has no weights yet: train it with python -m lib.gaussian_click.train --dims {self.dims}",
+            )
         keys = foreground_keys(data)
         clicks = parse_clicks(data, foreground_keys=keys)
         if not clicks:
@@ -117,11 +122,6 @@ class GaussianClick(HttpErrors, BasicInferTask):
             raise UnreadableImageError(f"cannot read image '{path}' as a 3D volume: {error}") from error
 
     def run_inferer(self, data: dict[str, Any], convert_to_batch=True, device="cuda") -> dict[str, Any]:
-        if self.get_path() is None:
-            raise HTTPException(
-                status_code=404,
-                detail=f"model has no weights yet: train it with python -m lib.gaussian_click.train --dims {self.dims}",
-            )
         network = self._get_network(device, data)
         prepared: PreparedImage = data.pop("prepared")
         probability = segment_prepared(network, prepared, data["clicks"], device=device)

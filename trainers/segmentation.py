@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 
 import torch
-from monai.inferers import SlidingWindowInferer
 from monai.losses import DiceCELoss
 from monai.transforms import Activationsd, AsDiscreted
 from monailabel.tasks.train.basic_train import BasicTrainTask, Context
 
 from lib.phantom.config import LABELS
-from lib.segmentation.transforms import INFER_ROI, load_transforms, train_transforms
+from lib.segmentation.transforms import inferer, load_transforms, train_transforms
 from trainers.publish import AtomicPublisher
 
 
@@ -63,4 +62,4 @@ class SegmentationTrainer(BasicTrainTask):
         return load_transforms()
 
     def val_inferer(self, context: Context):
-        return SlidingWindowInferer(roi_size=INFER_ROI, sw_batch_size=1, overlap=0.25)
+        return inferer()

@@ -26,7 +26,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lib.gaussian_click.inputs import SIGMA_VOXELS, Window, clicks_region, network_input, paste_from_window, slice_window
+from lib.gaussian_click.inputs import (
+    SIGMA_VOXELS,
+    Window,
+    clicks_region,
+    network_input,
+    paste_from_window,
+    slice_window,
+)
 from lib.gaussian_click.network import load_network
 from lib.gaussian_click.preprocess import PreparedImage, prepare_file
 from lib.interaction.clicks import Click
@@ -107,7 +114,8 @@ def segment_prepared(
         return np.zeros(prepared.input_shape, dtype=np.float32)
     inputs = network_input(prepared.image[0].numpy(), model_clicks, window, sigma)
     probability = predict_window(network, inputs, device)
-    return prepared.to_input_grid(paste_from_window(probability, window, prepared.spatial_shape))
+    model_space = paste_from_window(probability, window, prepared.spatial_shape)
+    return prepared.to_input_grid(model_space, prepared.input_region(window.box))
 
 
 class ClickSegmenter:

@@ -12,15 +12,16 @@ automatic model does.
   axially stored image, which is the slice the stock Slicer SmartEdit panel updates.
 - 3D: 3 x 3 x 6 mm, the automatic model's spacing.
 
-A :class:`PreparedImage` keeps the model-space image together with everything needed to map
-clicks in (``clicks_to_model``) and answers out (``to_input_grid``): the input affine and
-shape, and the very transform instances that were applied (MONAI checks their identity on
-inversion). It is what the session cache holds.
+A :class:`PreparedImage` keeps the model-space image together with what is needed to map
+clicks in (``clicks_to_model``) and answers out (``to_input_grid``): the model-space affine
+(on the MetaTensor) and the input affine and shape. Answers go back by resampling from the
+model grid onto the input grid with MONAI's ``SpatialResample``, which is what inverting
+``Spacing`` and ``Orientation`` does, but restricted to the box the network answered for.
+It is what the session cache holds.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from monai.transforms import (
     Orientationd,
     ScaleIntensityRanged,
     Spacingd,
+    SpatialResample,
 )
 
 from lib.interaction.clicks import Click
@@ -94,19 +96,16 @@ class PreparedImage:
     """An image in model space, with what is needed to map clicks in and answers out.
 
     Attributes:
-        image: (1, X', Y', Z') float32 MetaTensor in model space; its ``applied_operations``
-            record the spatial transforms.
+        image: (1, X', Y', Z') float32 MetaTensor in model space, with its affine.
         input_affine: (4, 4) voxel index -> RAS mm of the input image.
         input_shape: (X, Y, Z) size of the input image.
         dims: 2 or 3, the model the space was made for.
-        spatial: the applied invertible transform instances, in order.
     """
 
     image: MetaTensor
     input_affine: np.ndarray
     input_shape: tuple[int, int, int]
     dims: int
-    spatial: tuple[MapTransform, ...]
 
     @property
     def spatial_shape(self) -> tuple[int, int, int]:
@@ -153,11 +152,22 @@ class PreparedImage:
         nearest = round_to_voxel(np.clip(positions, 0, np.asarray(self.spatial_shape) - 1))
         return [Click(tuple(int(v) for v in p), c.positive) for p, c in zip(nearest, checked)]  # type: ignore[misc]
 
-    def to_input_grid(self, volume: np.ndarray | torch.Tensor) -> np.ndarray:
-        """A model-space map brought back to the input image's grid (bilinear).
+    def to_input_grid(
+        self, volume: np.ndarray | torch.Tensor, region: tuple[slice, slice, slice] | None = None
+    ) -> np.ndarray:
+        """A model-space map resampled onto the input image's grid (bilinear).
+
+        This is the inverse of the spatial transforms: MONAI's ``SpatialResample`` from the
+        model-space affine to the input affine, as inverting ``Spacing`` and ``Orientation``
+        does (border padding too: input voxels just beyond the model grid's last voxel centre
+        take its value).
+        Given a ``region`` (e.g. :meth:`input_region` of the window the network saw), only
+        that box of the input grid is computed and the rest is 0: a 2D answer costs one
+        slice, not the whole volume.
 
         Args:
             volume: (X', Y', Z') values on the model-space grid (e.g. probabilities).
+            region: a box of the INPUT grid (three unit-step slices); None: all of it.
 
         Returns:
             (X, Y, Z) float32 on the input grid, whose affine is ``input_affine``.
@@ -165,14 +175,34 @@ class PreparedImage:
         values = torch.as_tensor(np.asarray(volume, dtype=np.float32))
         if tuple(values.shape) != self.spatial_shape:
             raise ValueError(f"volume shape {tuple(values.shape)} differs from the model space {self.spatial_shape}")
-        meta = {k: v for k, v in self.image.meta.items() if k != "affine"}
-        answer = MetaTensor(values[None], affine=self.image.affine.clone(), meta=meta)
-        answer.applied_operations = copy.deepcopy(self.image.applied_operations)
-        restored = Compose(list(self.spatial)).inverse({"image": answer})["image"]
-        grid = np.asarray(restored[0].detach().cpu(), dtype=np.float32)
-        if grid.shape != self.input_shape:
-            raise RuntimeError(f"inversion gave shape {grid.shape}, expected the input's {self.input_shape}")
+        box = region if region is not None else tuple(slice(0, n) for n in self.input_shape)
+        start = np.array([b.start for b in box], dtype=np.float64)
+        size = [b.stop - b.start for b in box]
+        grid = np.zeros(self.input_shape, dtype=np.float32)
+        if min(size) <= 0:
+            return grid
+        destination = self.input_affine.copy()
+        destination[:3, 3] += destination[:3, :3] @ start  # the box's own voxel (0, 0, 0)
+        source = MetaTensor(values[None], affine=self.image.affine.clone().to(torch.float64))
+        resample = SpatialResample(mode="bilinear", padding_mode="border", align_corners=False, dtype=torch.float32)
+        out = resample(source, dst_affine=torch.as_tensor(destination), spatial_size=size)
+        grid[box] = np.asarray(out[0].detach().cpu(), dtype=np.float32)
         return grid
+
+    def input_region(self, box: tuple[slice, slice, slice], margin: int = 1) -> tuple[slice, slice, slice]:
+        """The box of the input grid whose voxel centres lie in a model-space box, plus ``margin`` voxels.
+
+        Args:
+            box: three unit-step slices into the model-space grid.
+            margin: extra input voxels per side (bilinear interpolation reaches one voxel further).
+        """
+        low = np.array([b.start for b in box], dtype=float) - 0.5
+        high = np.array([b.stop for b in box], dtype=float) - 0.5
+        corners = np.array(np.meshgrid(*zip(low, high), indexing="ij")).reshape(3, -1).T
+        inside = map_points(corners, self.image.affine, self.input_affine, round=False)
+        first = np.maximum(np.ceil(inside.min(axis=0)).astype(int) - margin, 0)
+        last = np.minimum(np.floor(inside.max(axis=0)).astype(int) + margin, np.asarray(self.input_shape) - 1)
+        return tuple(slice(int(a), int(b) + 1) for a, b in zip(first, last))  # type: ignore[return-value]
 
 
 def _check_image(image: MetaTensor, name: str) -> None:
@@ -186,10 +216,9 @@ def _prepare(data: dict, dims: int, name: str) -> PreparedImage:
     _check_image(data["image"], name)
     input_affine = np.asarray(data["image"].affine, dtype=np.float64)
     input_shape = tuple(int(n) for n in data["image"].shape[1:])
-    spatial = spatial_transforms(dims)
-    data = Compose([*spatial, intensity_transform()])(data)
+    data = Compose([*spatial_transforms(dims), intensity_transform()])(data)
     image = data["image"].float()
-    return PreparedImage(image, input_affine, input_shape, dims, tuple(spatial))  # type: ignore[arg-type]
+    return PreparedImage(image, input_affine, input_shape, dims)  # type: ignore[arg-type]
 
 
 def prepare_file(path: str | Path, dims: int) -> PreparedImage:

@@ -82,7 +82,8 @@ class GaussianClickSegmenter:
         model_clicks = prepared.clicks_to_model(clicks)
         window = answer_window(prepared, model_clicks, model_clicks[-1])
         ones = np.ones(window.size, np.float32)
-        return prepared.to_input_grid(paste_from_window(ones, window, prepared.spatial_shape)) > 0.5
+        model_space = paste_from_window(ones, window, prepared.spatial_shape)
+        return prepared.to_input_grid(model_space, prepared.input_region(window.box)) > 0.5
 
 
 def gaussian_click_2d(weights: str | Path | None = None, device: str = "cpu") -> GaussianClickSegmenter:

@@ -60,8 +60,12 @@ def train_epochs(
     val_every: int,
     max_minutes: float,
     lr: float,
+    best_path: Path,
 ) -> tuple[dict, list[dict]]:
-    """Train; return the best state (by mean validation GTV + heart Dice) and the history."""
+    """Train; return the best state (by mean validation GTV + heart Dice) and the history.
+
+    Every new best is also saved to ``best_path`` at once, so a stopped run keeps its best.
+    """
     dataset = CacheDataset(datalist(train_folder), transform=train_transforms(), cache_rate=1.0, progress=False)
     loader = DataLoader(dataset, batch_size=2, shuffle=True, num_workers=0)
     loss_function = DiceCELoss(to_onehot_y=True, softmax=True)
@@ -87,6 +91,7 @@ def train_epochs(
             score = summary["mean_gtv_dice"] + summary["mean_heart_dice"]
             if score > best_score:
                 best_score, best_state = score, copy.deepcopy(network.state_dict())
+                save_weights_atomic(best_state, best_path)
                 row["best"] = True
         history.append(row)
         tqdm.write(json.dumps(row))
@@ -122,7 +127,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.init:
         network.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True)["model"])
     best_state, history = train_epochs(
-        network, data / "train", data / "val", args.epochs, args.val_every, args.max_minutes, args.lr
+        network, data / "train", data / "val", args.epochs, args.val_every, args.max_minutes, args.lr,
+        out / "weights.pt",
     )
     train_minutes = (time.time() - start) / 60
     save_weights_atomic(best_state, out / "weights.pt")

@@ -31,7 +31,9 @@ from monai.transforms import (
 MODEL_SPACING: tuple[float, float, float] = (3.0, 3.0, 6.0)
 CT_WINDOW_HU: tuple[float, float] = (-200.0, 200.0)
 TRAIN_PATCH: tuple[int, int, int] = (64, 64, 32)
-INFER_ROI: tuple[int, int, int] = (128, 128, 48)
+#: Inference windows are the training patches: InstanceNorm normalises over the window, so a
+#: larger window (mostly air around the body) would see other statistics than training did.
+INFER_ROI: tuple[int, int, int] = TRAIN_PATCH
 
 
 def load_transforms(keys: Sequence[str] = ("image", "label")) -> list[MapTransform]:
@@ -81,7 +83,7 @@ def infer_pre_transforms() -> list[MapTransform]:
 
 
 def inferer() -> Inferer:
-    """Sliding window over the model-space image (whole phantoms fit in one window)."""
+    """Sliding window of training-patch size over the model-space image, Gaussian-weighted overlaps."""
     return SlidingWindowInferer(roi_size=INFER_ROI, sw_batch_size=1, overlap=0.25, mode="gaussian")
 
 

@@ -20,9 +20,11 @@ pytestmark = pytest.mark.slow
 def test_remote_segmenter_answers_what_the_model_answers_locally(server, tmp_path):
     phantom = generate_phantom(PhantomConfig(seed=905, orientation="LPS"))
     case = case_from_phantom(phantom, "heart", "heart_0905", margin_mm=None)
-    remote = RemoteSegmenter(server.client.get_server_url(), "segmentation", label_value=LABELS["heart"])
+    remote = RemoteSegmenter(
+        server.client.get_server_url(), "segmentation", label_value=LABELS["heart"], name="server"
+    )
     try:
-        result = evaluate({"server": remote}, [case], "din_evaluation", max_clicks=1, seed=0)
+        result = evaluate([remote], [case], "din_evaluation", max_clicks=1, seed=0)
     finally:
         remote.close()
     save_phantom(phantom, tmp_path / "image.nii.gz")

@@ -1,0 +1,158 @@
+"""The Gaussian-click model through a real server and MONAI Label's client, as Slicer's SmartEdit uses it.
+
+The server gets untrained weights written to a temporary folder (``--conf
+gaussian_click_models``): these tests check the contract (what ``/info`` declares, answers on
+the image's own grid and on the clicked slice only, 4xx for bad clicks), not accuracy; the
+click-lands-on-its-voxel tests with a stand-in network are in ``tests/lib``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from monailabel.client import MONAILabelClient
+from monailabel.client.client import MONAILabelClientException
+
+from lib.gaussian_click.network import gaussian_click_net
+from lib.phantom.datastore import write_datastore
+from tests.server.conftest import REPO, _free_port, _wait_until_up
+from tests.server.test_segmentation_server import IMAGES, _status
+
+pytestmark = pytest.mark.slow
+
+MODEL = "gaussian_click_2d"
+
+
+@pytest.fixture(scope="module")
+def gc_server(tmp_path_factory):
+    """A server with only the Gaussian-click config and untrained 2D weights (no 3D weights)."""
+    root = tmp_path_factory.mktemp("gc_server")
+    studies = root / "datastore"
+    write_datastore(studies, cases=3, first_seed=0)  # RAS, LPS, oblique
+    models = root / "models"
+    (models / "gaussian_click_2d").mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save({"model": gaussian_click_net(2).state_dict()}, models / "gaussian_click_2d" / "weights.pt")
+    port, log = _free_port(), root / "server.log"
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["MONAI_LABEL_SESSION_PATH"] = str(root / "sessions")
+    command = [
+        sys.executable, "-m", "monailabel.main", "start_server",
+        "--app", str(REPO / "apps" / "radiotherapy"), "--studies", str(studies),
+        "--host", "127.0.0.1", "--port", str(port),
+        "--conf", "models", "gaussian_click", "--conf", "model_dir", str(root / "model"),
+        "--conf", "gaussian_click_models", str(models),
+    ]
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+    (root / "client").mkdir()
+    client = MONAILabelClient(f"http://127.0.0.1:{port}", tmpdir=str(root / "client"))
+    try:
+        _wait_until_up(client, process, log)
+        yield client, studies
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(root / "client", ignore_errors=True)
+
+
+def test_info_declares_a_2d_deepgrow_model_for_smartedit(gc_server):
+    client, _ = gc_server
+    models = client.info()["models"]
+    assert models[MODEL]["type"] == "deepgrow" and models[MODEL]["dimension"] == 2
+    assert models[MODEL]["labels"] == ["gtv", "heart"]
+    assert "gaussian_click_3d" not in models  # no 3D weights, no 3D model
+
+
+@pytest.mark.parametrize("image_id", IMAGES)
+def test_answer_is_on_the_image_grid_and_on_the_clicked_slice_only(gc_server, image_id):
+    client, studies = gc_server
+    image = nib.load(studies / f"{image_id}.nii.gz")
+    truth = np.asarray(nib.load(studies / "labels" / "final" / f"{image_id}.nii.gz").dataobj)
+    i, j, k = (int(v) for v in np.argwhere(truth == 2).mean(axis=0).round())  # inside the heart
+    params = {"label": "heart", "foreground": [[i, j, k]], "background": [[2, 2, k]]}
+    label_file, result = client.infer(MODEL, image_id, params)
+    label = nib.load(label_file)
+    assert label.shape == image.shape
+    np.testing.assert_allclose(label.affine, image.affine, atol=1e-3)
+    values = np.asarray(label.dataobj)
+    assert set(np.unique(values)) <= {0, 1}
+    assert set(np.flatnonzero(values.any(axis=(0, 1)))) <= {k}
+    assert result["label_names"] == ["gtv", "heart"]
+
+    uncached, _ = client.infer(MODEL, image_id, {**params, "use_cache": False})
+    np.testing.assert_array_equal(np.asarray(nib.load(uncached).dataobj), values)
+
+
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        ({"foreground": [[500, 1, 1]]}, "click foreground[0] = [500, 1, 1] is outside the image"),
+        ({"foreground": [[1, 2]]}, "click foreground[0] = [1, 2] is not a point"),
+        ({"foreground": [], "background": []}, "no clicks"),
+        ({"foreground": [[1, 2, 3]], "background": "left"}, "clicks 'background' must be a list"),
+    ],
+)
+def test_bad_clicks_are_a_422_that_names_them(gc_server, params, words):
+    client, _ = gc_server
+    with pytest.raises(MONAILabelClientException) as error:
+        client.infer(MODEL, "phantom_0000", params)
+    assert _status(error.value) == 422 and words in error.value.msg
+    assert client.info()["models"][MODEL]
+
+
+def test_a_session_image_is_segmented(gc_server):
+    client, studies = gc_server
+    session_id = client.create_session(str(studies / "phantom_0002.nii.gz"))["session_id"]
+    params = {"foreground": [[50, 50, 20]]}
+    first, _ = client.infer(MODEL, "", params, session_id=session_id)
+    second, _ = client.infer(MODEL, "", params, session_id=session_id)
+    assert nib.load(first).shape == nib.load(studies / "phantom_0002.nii.gz").shape
+    np.testing.assert_array_equal(np.asarray(nib.load(first).dataobj), np.asarray(nib.load(second).dataobj))
+
+
+def test_deepedit_style_clicks_under_the_label_name_are_foreground(gc_server):
+    client, studies = gc_server
+    params = {"label": "heart", "heart": [[56, 48, 20]], "gtv": [[5, 5, 20]], "background": []}
+    label_file, _ = client.infer(MODEL, "phantom_0000", params)
+    assert nib.load(label_file).shape == nib.load(studies / "phantom_0000.nii.gz").shape
+    with pytest.raises(MONAILabelClientException) as error:  # another label's points are not this one's
+        client.infer(MODEL, "phantom_0000", {"label": "heart", "gtv": [[5, 5, 20]]})
+    assert _status(error.value) == 422 and "no clicks" in error.value.msg
+
+
+def test_training_runs_the_click_loop_and_publishes_the_served_weights(gc_server, tmp_path):
+    """Runs last: afterwards the server serves the barely trained model."""
+    client, studies = gc_server
+    assert "gaussian_click" in client.info()["trainers"]
+    client.train_start("gaussian_click", {"max_epochs": 1, "val_split": 0.34, "max_interactions": 2,
+                                          "train_batch_size": 2, "name": "to_the_end"})
+    deadline = time.time() + 600
+    while time.time() < deadline and client.train_status()["status"] != "DONE":
+        assert client.train_status()["status"] in ("SUBMITTED", "RUNNING", "DONE"), client.train_status()
+        time.sleep(2)
+    assert client.info()["train_stats"]["gaussian_click"]["total_epochs"] == 1
+    deadline = time.time() + 30
+    while time.time() < deadline and not (gc_server_model_dir(studies) / "gaussian_click_2d.pt").exists():
+        time.sleep(1)
+    assert (gc_server_model_dir(studies) / "gaussian_click_2d.pt").exists()
+    label_file, _ = client.infer(MODEL, "phantom_0000", {"foreground": [[56, 48, 20]]})
+    assert nib.load(label_file).shape == nib.load(studies / "phantom_0000.nii.gz").shape
+
+
+def gc_server_model_dir(studies: Path) -> Path:
+    """The server's ``--conf model_dir`` (next to its datastore)."""
+    return studies.parent / "model"
