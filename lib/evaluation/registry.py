@@ -20,6 +20,8 @@ SegmenterFactory = Callable[..., InteractiveSegmenter]
 _FACTORIES: dict[str, SegmenterFactory | str] = {
     "random_walker": "lib.evaluation.baselines.random_walker:RandomWalkerSegmenter",
     "graph_cut": "lib.evaluation.baselines.graph_cut:GraphCutSegmenter",
+    "gaussian_click_2d": "lib.gaussian_click.segmenter:gaussian_click_2d",
+    "gaussian_click_3d": "lib.gaussian_click.segmenter:gaussian_click_3d",
     "remote": "lib.evaluation.remote:RemoteSegmenter",
 }
 
