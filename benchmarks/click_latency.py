@@ -3,7 +3,7 @@
     python -m benchmarks.click_latency --clicks 20 --out results/click_latency.json
     python -m benchmarks.click_latency --clicks 3 --untrained          # a quick check
 
-Starts a real MONAI Label server (as ``tests/server/conftest.py`` does) with only the
+Starts a real MONAI Label server (with ``apps/radiotherapy/launch.py``, as the server tests do) with only the
 Gaussian-click config, on two generated studies at 1.5 x 1.5 x 3 mm:
 
 - ``region``: a 128 x 128 x 64 voxel crop around a tumour (what a user contours);
@@ -29,14 +29,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -45,25 +43,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from apps.radiotherapy.launch import APP_DIR, start_server  # noqa: E402
+from lib.machine import describe_machine  # noqa: E402
 from lib.phantom import LABELS, PhantomConfig, generate_phantom  # noqa: E402
 from lib.phantom.io import save_nifti_atomic  # noqa: E402
 
 WHOLE = PhantomConfig(seed=901, shape=(224, 192, 80), spacing=(1.5, 1.5, 3.0))
 REGION_SHAPE = (128, 128, 64)
-
-
-def machine() -> dict:
-    """CPU model (from /proc/cpuinfo), core count, Python and torch versions."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    import torch
-
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-            "platform": platform.platform()}
 
 
 def write_studies(folder: Path) -> dict[str, dict]:
@@ -113,43 +99,6 @@ def write_untrained_weights(folder: Path, dims: Sequence[int]) -> Path:
     return folder
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(root: Path, studies: Path, models: Path) -> tuple[subprocess.Popen, str, Path]:
-    """``monailabel start_server`` with only the Gaussian-click config; returns (process, url, log)."""
-    port, log = _free_port(), root / "server.log"
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["MONAI_LABEL_SESSION_PATH"] = str(root / "sessions")
-    command = [
-        sys.executable, "-m", "monailabel.main", "start_server",
-        "--app", str(REPO / "apps" / "radiotherapy"), "--studies", str(studies),
-        "--host", "127.0.0.1", "--port", str(port),
-        "--conf", "models", "gaussian_click", "--conf", "model_dir", str(root / "model"),
-        "--conf", "gaussian_click_models", str(models),
-    ]
-    with open(log, "w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-    return process, f"http://127.0.0.1:{port}", log
-
-
-def wait_until_up(client, process: subprocess.Popen, log: Path, seconds: float = 300) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            client.info()
-            return
-        except Exception:
-            time.sleep(1.0)
-    raise RuntimeError(f"server did not answer in {seconds} s:\n{log.read_text()[-4000:]}")
-
-
 def peak_rss_mb(pid: int) -> dict:
     """Peak (VmHWM) and current (VmRSS) resident memory of the server process, MiB."""
     values = {}
@@ -197,11 +146,11 @@ def run(clicks: int, models: Path | None, untrained: bool, seed: int) -> dict:
             models, weights = write_untrained_weights(root / "models", (2, 3)), "untrained (latency only)"
         else:
             weights = str(models)
-        process, url, log = start_server(root, root / "datastore", models)
         (root / "client").mkdir()
-        client = MONAILabelClient(url, tmpdir=str(root / "client"))
-        try:
-            wait_until_up(client, process, log)
+        conf = {"models": "gaussian_click", "model_dir": root / "model", "gaussian_click_models": models}
+        with start_server(APP_DIR, root / "datastore", conf, root / "server.log",
+                          env_extra={"MONAI_LABEL_SESSION_PATH": str(root / "sessions")}, timeout_s=300) as server:
+            client = MONAILabelClient(server.url, tmpdir=str(root / "client"))
             available = [m for m in ("gaussian_click_2d", "gaussian_click_3d") if m in client.info()["models"]]
             results, ratios = [], {}
             for image_id, study in studies.items():
@@ -213,16 +162,10 @@ def run(clicks: int, models: Path | None, untrained: bool, seed: int) -> dict:
                         results.append({"image": image_id, "shape": study["shape"], "model": model, "mode": mode,
                                         **rows[mode]})
                     ratios[f"{image_id}/{model}"] = round(rows["plain"]["p50_ms"] / rows["cached"]["p50_ms"], 2)
-            memory = peak_rss_mb(process.pid)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            memory = peak_rss_mb(server.process.pid)
         return {
             "benchmark": "click_latency",
-            "machine": machine(),
+            "machine": asdict(describe_machine()),
             "weights": weights,
             "clicks_per_series": clicks,
             "studies": {k: {"shape": v["shape"], "spacing_mm": list(WHOLE.spacing)} for k, v in studies.items()},

@@ -10,7 +10,6 @@ loss; Adam, lr 1e-4 fixed. Validation gives each window its first simulated clic
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,7 +24,7 @@ from lib.gaussian_click.click_loop import simulate_interactions
 from lib.gaussian_click.samples import RandStructureSampled, structure_values
 from lib.gaussian_click.preprocess import model_space_transforms
 from lib.gaussian_click.train import PAPER_LR, PAPER_SEED, dice_loss
-from trainers.publish import AtomicPublisher
+from trainers.publish import PublishesAtomically
 
 
 class ClickInteraction:
@@ -48,7 +47,7 @@ class ClickInteraction:
         return engine._iteration(engine, batchdata)
 
 
-class GaussianClickTrainer(BasicTrainTask):
+class GaussianClickTrainer(PublishesAtomically, BasicTrainTask):
     """Trains (or fine-tunes) the Gaussian-click network on every image with a final label.
 
     Args:
@@ -74,22 +73,15 @@ class GaussianClickTrainer(BasicTrainTask):
             model_dir,
             description=f"Train the Gaussian-click {dims}D model on saved final labels (simulated clicks)",
             load_path=load_path,
+            publish_path=publish_path,
             labels=list(structure_values(exclude)),
             amp=False,
             disable_meta_tracking=False,
             **kwargs,
         )
         self._network = network
-        self._served_path = publish_path
         self.dims = dims
         self.structures = structure_values(exclude)
-
-    def finalize(self, context: Context):
-        super().finalize(context)
-        if context.local_rank == 0:
-            best = os.path.join(context.output_dir, self._key_metric_filename)
-            engine = context.evaluator if context.evaluator else context.trainer
-            AtomicPublisher(best, self._served_path).attach(engine)
 
     def network(self, context: Context):
         return self._network

@@ -3,6 +3,7 @@
 MONAI Label 0.8.5 publishes with ``shutil.copy`` straight onto the served path, so an
 inference starting mid-copy can read half a file. Here the copy goes to a temporary file
 in the same folder and is renamed over the served path (``os.replace`` is atomic).
+Trainers get this by mixing in :class:`PublishesAtomically` before ``BasicTrainTask``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import shutil
 import tempfile
 
 from ignite.engine import Engine, Events
+from monailabel.tasks.train.basic_train import Context
 
 logger = logging.getLogger(__name__)
 
@@ -47,3 +49,28 @@ class AtomicPublisher:
 
     def __call__(self, engine: Engine) -> None:
         publish_atomically(self.best_checkpoint, self.publish_path)
+
+
+class PublishesAtomically:
+    """Mixin for a ``BasicTrainTask``: after every epoch, publish the best checkpoint atomically.
+
+    Put it before ``BasicTrainTask`` in the bases and pass ``publish_path`` to its constructor
+    instead of MONAI Label's own (non-atomic) publish path; the other arguments go on to the
+    next class.
+
+    Args:
+        publish_path: the weights path the infer task serves (written atomically).
+        *args: passed on to the next class (``BasicTrainTask``).
+        **kwargs: passed on to the next class (``BasicTrainTask``).
+    """
+
+    def __init__(self, *args, publish_path: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._served_path = publish_path
+
+    def finalize(self, context: Context):
+        super().finalize(context)  # type: ignore[misc]
+        if context.local_rank == 0:
+            best = os.path.join(context.output_dir, self._key_metric_filename)  # type: ignore[attr-defined]
+            engine = context.evaluator if context.evaluator else context.trainer
+            AtomicPublisher(best, self._served_path).attach(engine)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import torch
 from monai.losses import DiceCELoss
 from monai.transforms import Activationsd, AsDiscreted
@@ -11,34 +9,27 @@ from monailabel.tasks.train.basic_train import BasicTrainTask, Context
 
 from lib.phantom.config import LABELS
 from lib.segmentation.transforms import inferer, load_transforms, train_transforms
-from trainers.publish import AtomicPublisher
+from trainers.publish import PublishesAtomically
 
 
-class SegmentationTrainer(BasicTrainTask):
+class SegmentationTrainer(PublishesAtomically, BasicTrainTask):
     """Fine-tunes the served model (or trains from scratch) on every image with a final label."""
 
     def __init__(
         self, model_dir: str, network: torch.nn.Module, publish_path: str, load_path: str | None = None, **kwargs
     ):
-        # MONAI Label's own publisher copies non-atomically: publish_path stays ours (see finalize).
+        # MONAI Label's own publisher copies non-atomically: publish_path goes to PublishesAtomically.
         super().__init__(
             model_dir,
             description="Train the automatic GTV + heart model on saved final labels",
             load_path=load_path,
+            publish_path=publish_path,
             labels=dict(LABELS),
             amp=False,
             disable_meta_tracking=False,
             **kwargs,
         )
         self._network = network
-        self._served_path = publish_path
-
-    def finalize(self, context: Context):
-        super().finalize(context)
-        if context.local_rank == 0:
-            best = os.path.join(context.output_dir, self._key_metric_filename)
-            engine = context.evaluator if context.evaluator else context.trainer
-            AtomicPublisher(best, self._served_path).attach(engine)
 
     def network(self, context: Context):
         return self._network

@@ -21,7 +21,6 @@ import argparse
 import copy
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -41,6 +40,7 @@ from lib.gaussian_click.network import default_features, gaussian_click_net
 from lib.gaussian_click.preprocess import model_space_transforms, model_spacing
 from lib.gaussian_click.samples import RandStructureSampled, structure_values
 from lib.gaussian_click.validate import ValidationSet, evaluate, validation_set
+from lib.machine import describe_machine
 from lib.phantom.datastore import write_datastore
 from lib.segmentation.train import TRAIN_SEED, VAL_SEED, datalist, save_weights_atomic
 
@@ -131,18 +131,6 @@ def train(
             "validation": best["validation"], "steps": step, "train_minutes": (time.time() - start) / 60}
 
 
-def machine() -> str:
-    """The CPU (or GPU) and thread count, for the card."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    return f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads{gpu}, torch {torch.__version__}"
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", help="folder for weights.pt, metrics.json, MODEL_CARD.md "
@@ -173,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     out = Path(args.out or f"models/gaussian_click_{args.dims}d")
     out.mkdir(parents=True, exist_ok=True)
     set_determinism(seed=args.seed)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))  # honour a shared machine
     data = Path(args.data)
     write_datastore(data / "train", args.train_cases, TRAIN_SEED, prefix="train")
     write_datastore(data / "val", args.val_cases, VAL_SEED, prefix="val")
@@ -197,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "batch_size": batch_size,
         "lr": args.lr,
         "seed": args.seed,
-        "machine": machine(),
+        "machine": str(describe_machine()),
         "train_minutes": result["train_minutes"],
         "steps": result["steps"],
         "best_step": result["best_step"],

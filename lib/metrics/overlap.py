@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from monai.metrics import compute_dice
 
-from lib.metrics._checks import as_masks
+from lib.checks import as_mask_pair
 from lib.metrics._monai import monai_batch
 
 
@@ -32,7 +32,7 @@ def dice(pred: np.ndarray, truth: np.ndarray) -> float:
     Returns:
         In [0, 1]; 1.0 when both are empty, 0.0 when only one is.
     """
-    p, t = as_masks(pred, truth)
+    p, t = as_mask_pair(pred, truth)
     if not p.any() and not t.any():
         return 1.0
     if not t.any():
@@ -42,7 +42,7 @@ def dice(pred: np.ndarray, truth: np.ndarray) -> float:
 
 def voe(pred: np.ndarray, truth: np.ndarray) -> float:
     """Volumetric overlap error 1 - |P & Q| / |P | Q| (DIN's VOE); 0.0 when both are empty."""
-    p, t = as_masks(pred, truth)
+    p, t = as_mask_pair(pred, truth)
     union = int((p | t).sum())
     return 0.0 if union == 0 else 1.0 - int((p & t).sum()) / union
 
@@ -53,7 +53,7 @@ def arvd(pred: np.ndarray, truth: np.ndarray) -> float:
     Returns:
         >= 0; 0.0 when both are empty; ``nan`` when only the truth is (undefined).
     """
-    p, t = as_masks(pred, truth)
+    p, t = as_mask_pair(pred, truth)
     n_p, n_t = int(p.sum()), int(t.sum())
     if n_t == 0:
         return 0.0 if n_p == 0 else float("nan")
@@ -62,19 +62,19 @@ def arvd(pred: np.ndarray, truth: np.ndarray) -> float:
 
 def sensitivity(pred: np.ndarray, truth: np.ndarray) -> float:
     """|P & Q| / |Q|, the fraction of the truth found; 1.0 when the truth is empty."""
-    p, t = as_masks(pred, truth)
+    p, t = as_mask_pair(pred, truth)
     n_t = int(t.sum())
     return 1.0 if n_t == 0 else int((p & t).sum()) / n_t
 
 
 def specificity(pred: np.ndarray, truth: np.ndarray) -> float:
     """|~P & ~Q| / |~Q|, the fraction of true background kept; 1.0 when the truth fills the image."""
-    p, t = as_masks(pred, truth)
+    p, t = as_mask_pair(pred, truth)
     n_background = int((~t).sum())
     return 1.0 if n_background == 0 else int((~p & ~t).sum()) / n_background
 
 
 def voxels_changed(before: np.ndarray, after: np.ndarray) -> int:
     """How many voxels differ between two (X, Y, Z) predictions (2S-ICR's responsiveness)."""
-    a, b = as_masks(before, after, ("before", "after"))
+    a, b = as_mask_pair(before, after, ("before", "after"))
     return int((a != b).sum())

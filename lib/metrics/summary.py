@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lib.metrics._checks import as_masks, as_spacing
+from lib.checks import as_mask_pair, as_spacing
 from lib.metrics.overlap import arvd, dice, sensitivity, specificity, voe
 from lib.metrics.surface import assd_mm, hd95_mm, surface_dice
 
@@ -27,7 +27,7 @@ def all_metrics(
         ``hd95_mm``, ``assd_mm`` (mm) and ``surface_dice`` (fraction at ``tolerance_mm``).
         Empty masks follow :mod:`lib.metrics.overlap` and :mod:`lib.metrics.surface`.
     """
-    p, t = as_masks(pred, truth)
+    p, t = as_mask_pair(pred, truth)
     spacing = as_spacing(spacing)
     return {
         "dice": dice(p, t),

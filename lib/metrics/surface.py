@@ -21,7 +21,7 @@ from numbers import Real
 import numpy as np
 from monai.metrics import compute_average_surface_distance, compute_hausdorff_distance, compute_surface_dice
 
-from lib.metrics._checks import as_masks, as_spacing
+from lib.checks import as_mask_pair, as_spacing
 from lib.metrics._monai import monai_batch
 
 
@@ -53,7 +53,7 @@ def hd95_mm(pred: np.ndarray, truth: np.ndarray, spacing: Sequence[float]) -> fl
     Returns:
         mm; see the module docstring for empty masks.
     """
-    p, t = as_masks(pred, truth)
+    p, t = as_mask_pair(pred, truth)
     spacing = as_spacing(spacing)
     empty = _empty_distance(p, t, spacing)
     if empty is not None:
@@ -76,7 +76,7 @@ def assd_mm(pred: np.ndarray, truth: np.ndarray, spacing: Sequence[float]) -> fl
     Returns:
         mm; see the module docstring for empty masks.
     """
-    p, t = as_masks(pred, truth)
+    p, t = as_mask_pair(pred, truth)
     spacing = as_spacing(spacing)
     empty = _empty_distance(p, t, spacing)
     if empty is not None:
@@ -100,7 +100,7 @@ def surface_dice(pred: np.ndarray, truth: np.ndarray, spacing: Sequence[float], 
     Returns:
         In [0, 1]; 1.0 when both are empty, 0.0 when only one is.
     """
-    p, t = as_masks(pred, truth)
+    p, t = as_mask_pair(pred, truth)
     spacing = as_spacing(spacing)
     if isinstance(tolerance_mm, bool) or not isinstance(tolerance_mm, Real) or not (
         math.isfinite(tolerance_mm) and tolerance_mm >= 0

@@ -28,6 +28,7 @@ from monai.losses import DiceCELoss
 from monai.utils import set_determinism
 from tqdm import tqdm
 
+from lib.machine import describe_machine
 from lib.phantom.datastore import write_datastore
 from lib.segmentation.evaluate import evaluate_folder
 from lib.segmentation.model_card import write_model_card
@@ -104,11 +105,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="models/segmentation", help="folder for weights.pt, metrics.json, card")
     parser.add_argument("--data", default="build/phantoms", help="where the generated phantoms go")
-    parser.add_argument("--train-cases", type=int, default=40)
+    parser.add_argument("--train-cases", type=int, default=32)
     parser.add_argument("--val-cases", type=int, default=6)
     parser.add_argument("--test-cases", type=int, default=20)
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--val-every", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--val-every", type=int, default=3)
     parser.add_argument("--max-minutes", type=float, default=45.0, help="stop training after this long")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
@@ -116,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     set_determinism(seed=args.seed)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))  # honour a shared machine
     data, out = Path(args.data), Path(args.out)
     write_datastore(data / "train", args.train_cases, TRAIN_SEED, prefix="train")
     write_datastore(data / "val", args.val_cases, VAL_SEED, prefix="val")
@@ -137,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     metrics = {
         "command": "python -m lib.segmentation.train " + shlex.join(sys.argv[1:] if argv is None else argv),
         "train_minutes": train_minutes,
-        "machine": f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads",
+        "machine": str(describe_machine()),
         "channels": list(CPU_CHANNELS),
         "parameters": sum(p.numel() for p in network.parameters()),
         "data": {"train": [TRAIN_SEED, args.train_cases], "val": [VAL_SEED, args.val_cases],

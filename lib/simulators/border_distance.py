@@ -18,8 +18,9 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.ndimage import distance_transform_edt
 
+from lib.checks import as_mask_pair, as_spacing
 from lib.interaction.clicks import Click
-from lib.simulators._checks import as_generator, as_mask_pair, as_spacing, index_of
+from lib.simulators._checks import as_generator, index_of
 
 
 def border_depth(mask: np.ndarray, spacing: Sequence[float] | None = None) -> np.ndarray:
@@ -36,7 +37,7 @@ def border_depth(mask: np.ndarray, spacing: Sequence[float] | None = None) -> np
         (X, Y, Z) float64 depth in mm (or voxels), 0 outside the mask.
     """
     inner = (slice(1, -1),) * mask.ndim
-    return distance_transform_edt(np.pad(mask, 1), sampling=as_spacing(spacing))[inner]
+    return distance_transform_edt(np.pad(mask, 1), sampling=as_spacing(spacing, none_means_voxels=True))[inner]
 
 
 def error_depth(pred: np.ndarray, truth: np.ndarray, spacing: Sequence[float] | None = None) -> np.ndarray:
@@ -75,7 +76,7 @@ def border_distance_click(
     """
     pred, truth = as_mask_pair(pred, truth)
     rng = as_generator(rng)
-    as_spacing(spacing)
+    as_spacing(spacing, none_means_voxels=True)
     errors = pred != truth
     if not errors.any():
         return None

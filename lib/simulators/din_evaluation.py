@@ -20,8 +20,8 @@ import cc3d
 import numpy as np
 from skimage.morphology import skeletonize
 
+from lib.checks import as_mask_pair, as_spacing
 from lib.interaction.clicks import Click
-from lib.simulators._checks import as_mask_pair, as_spacing
 
 MISSED, FALSE = 1, 2  # error kinds as labelled before connected components
 
@@ -64,7 +64,7 @@ def region_centre(region: np.ndarray, spacing: Sequence[float] | None = None) ->
     crop = np.pad(region[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]], 1)
     skeleton = skeletonize(crop).astype(bool)[1:-1, 1:-1, 1:-1]
     target = skeleton if skeleton.any() else crop[1:-1, 1:-1, 1:-1]
-    i, j, k = nearest_voxel(target, centroid - lo, as_spacing(spacing))
+    i, j, k = nearest_voxel(target, centroid - lo, as_spacing(spacing, none_means_voxels=True))
     return int(i + lo[0]), int(j + lo[1]), int(k + lo[2])
 
 
@@ -90,7 +90,7 @@ def largest_error_region_click(
         ValueError: a bad mask, shape, spacing or connectivity, named in the message.
     """
     pred, truth = as_mask_pair(pred, truth)
-    as_spacing(spacing)
+    as_spacing(spacing, none_means_voxels=True)
     if connectivity not in (6, 18, 26):
         raise ValueError(f"connectivity must be 6, 18 or 26, got {connectivity!r}")
     kinds = np.zeros(truth.shape, dtype=np.uint8)

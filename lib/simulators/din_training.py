@@ -33,8 +33,9 @@ import cc3d
 import numpy as np
 from scipy.ndimage import distance_transform_edt, find_objects
 
+from lib.checks import as_mask
 from lib.interaction.clicks import Click
-from lib.simulators._checks import as_generator, as_mask
+from lib.simulators._checks import as_generator
 
 NEGATIVE_MODES = ("random", "spread", "either")
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import distance_transform_cdt
 
+from lib.checks import as_mask_pair
 from lib.interaction.clicks import Click
-from lib.simulators._checks import as_axis, as_generator, as_mask_pair, index_of
+from lib.simulators._checks import as_axis, as_generator, index_of
 
 CHAMFER_METRICS = ("chessboard", "taxicab")
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import binary_erosion, distance_transform_edt
 
-from lib.simulators._checks import as_axis, as_mask_pair, as_spacing
+from lib.checks import as_mask_pair, as_spacing
+from lib.simulators._checks import as_axis
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,7 +91,7 @@ def worst_slice(
     """
     pred, truth = as_mask_pair(pred, truth)
     axis = as_axis(axis)
-    in_plane = [s for a, s in enumerate(as_spacing(spacing)) if a != axis]
+    in_plane = [s for a, s in enumerate(as_spacing(spacing, none_means_voxels=True)) if a != axis]
     best: tuple[float, int, int] | None = None  # (hausdorff, wrong voxels, -index)
     for index in range(truth.shape[axis]):
         p, t = pred.take(index, axis), truth.take(index, axis)

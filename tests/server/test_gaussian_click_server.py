@@ -8,10 +8,6 @@ click-lands-on-its-voxel tests with a stand-in network are in ``tests/lib``.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,12 +15,11 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from monailabel.client import MONAILabelClient
 from monailabel.client.client import MONAILabelClientException
 
 from lib.gaussian_click.network import gaussian_click_net
 from lib.phantom.datastore import write_datastore
-from tests.server.conftest import REPO, _free_port, _wait_until_up
+from tests.server.conftest import serving
 from tests.server.test_segmentation_server import IMAGES, _status
 
 pytestmark = pytest.mark.slow
@@ -42,31 +37,9 @@ def gc_server(tmp_path_factory):
     (models / "gaussian_click_2d").mkdir(parents=True)
     torch.manual_seed(0)
     torch.save({"model": gaussian_click_net(2).state_dict()}, models / "gaussian_click_2d" / "weights.pt")
-    port, log = _free_port(), root / "server.log"
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["MONAI_LABEL_SESSION_PATH"] = str(root / "sessions")
-    command = [
-        sys.executable, "-m", "monailabel.main", "start_server",
-        "--app", str(REPO / "apps" / "radiotherapy"), "--studies", str(studies),
-        "--host", "127.0.0.1", "--port", str(port),
-        "--conf", "models", "gaussian_click", "--conf", "model_dir", str(root / "model"),
-        "--conf", "gaussian_click_models", str(models),
-    ]
-    with open(log, "w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-    (root / "client").mkdir()
-    client = MONAILabelClient(f"http://127.0.0.1:{port}", tmpdir=str(root / "client"))
-    try:
-        _wait_until_up(client, process, log)
+    conf = {"models": "gaussian_click", "model_dir": root / "model", "gaussian_click_models": models}
+    with serving(root, studies, conf) as (client, _):
         yield client, studies
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        shutil.rmtree(root / "client", ignore_errors=True)
 
 
 def test_info_declares_a_2d_deepgrow_model_for_smartedit(gc_server):
