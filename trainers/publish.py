@@ -12,10 +12,11 @@ import filecmp
 import logging
 import os
 import shutil
-import tempfile
 
 from ignite.engine import Engine, Events
 from monailabel.tasks.train.basic_train import Context
+
+from lib.atomic import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -24,15 +25,7 @@ def publish_atomically(source: str, target: str) -> bool:
     """Copy ``source`` over ``target`` via temp + rename when they differ; True if it published."""
     if not os.path.exists(source) or (os.path.exists(target) and filecmp.cmp(source, target, shallow=False)):
         return False
-    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=os.path.dirname(os.path.abspath(target)))
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomically(target, lambda tmp: shutil.copyfile(source, tmp))
     logger.info(f"New model published: {source} => {target}")
     return True
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from lib.atomic import write_atomically  # noqa: E402
 from lib.evaluation.summary import NOC_TARGETS  # noqa: E402
 
 #: Click counts shown in the Markdown table (those within the run's max_clicks).
@@ -36,21 +35,6 @@ def json_safe(value: object) -> object:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _write_atomic(path: Path, write) -> Path:
-    """Call ``write(temp_path)`` then rename the temporary file to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; results are for everyone to read
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -137,11 +121,11 @@ def write_report(result: dict, out: str | Path, name: str) -> dict[str, Path]:
     result = {"name": name, **result}
     folder = Path(out) / name
     paths = {
-        "json": _write_atomic(
+        "json": write_atomically(
             folder / "eval.json",
             lambda p: p.write_text(json.dumps(json_safe(result), indent=1, allow_nan=False) + "\n"),
         ),
-        "md": _write_atomic(folder / "eval.md", lambda p: p.write_text(markdown_table(result))),
-        "png": _write_atomic(folder / "dsc_vs_clicks.png", lambda p: plot_dsc_vs_clicks(result, p)),
+        "md": write_atomically(folder / "eval.md", lambda p: p.write_text(markdown_table(result))),
+        "png": write_atomically(folder / "dsc_vs_clicks.png", lambda p: plot_dsc_vs_clicks(result, p)),
     }
     return paths

@@ -34,6 +34,7 @@ from monai.losses import DiceLoss
 from monai.transforms import Compose
 from monai.utils import set_determinism
 
+from lib.atomic import save_weights_atomic, write_atomically
 from lib.gaussian_click.click_loop import MAX_INTERACTIONS_CHOICES, train_step
 from lib.gaussian_click.model_card import write_model_card
 from lib.gaussian_click.network import default_features, gaussian_click_net
@@ -42,7 +43,7 @@ from lib.gaussian_click.samples import RandStructureSampled, structure_values
 from lib.gaussian_click.validate import ValidationSet, evaluate, validation_set
 from lib.machine import describe_machine
 from lib.phantom.datastore import write_datastore
-from lib.segmentation.train import TRAIN_SEED, VAL_SEED, datalist, save_weights_atomic
+from lib.segmentation.train import TRAIN_SEED, VAL_SEED, datalist
 
 PAPER_SEED = 4242
 PAPER_LR = 1e-4
@@ -66,12 +67,6 @@ def load_validation(folder: Path, dims: int, per_structure: int) -> ValidationSe
     """The fixed validation windows of the cases of ``folder``."""
     transform = Compose(model_space_transforms(dims))
     return validation_set((transform(item) for item in datalist(folder)), dims, per_structure)
-
-
-def _atomic_text(text: str, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def train(
@@ -193,9 +188,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "validation": result["validation"],
         "history": result["history"],
     }
-    _atomic_text(json.dumps(metrics, indent=2), out / "metrics.json")
-    write_model_card(metrics, out / "MODEL_CARD.md.tmp")
-    os.replace(out / "MODEL_CARD.md.tmp", out / "MODEL_CARD.md")
+    write_atomically(out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
+    write_atomically(out / "MODEL_CARD.md", lambda tmp: write_model_card(metrics, tmp))
     print(json.dumps(result["validation"], indent=2))
     return metrics
 

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
+from lib.atomic import write_atomically
 from lib.phantom.generate import Phantom
 
 
 def save_nifti_atomic(array: np.ndarray, affine: np.ndarray, path: str | Path) -> Path:
     """Save (X, Y, Z) or (X, Y, Z, C) ``array`` with ``affine`` to ``path`` without a half-written file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     image = nib.Nifti1Image(array, affine)
     image.header.set_xyzt_units("mm")
     image.set_qform(affine, code=1)
     image.set_sform(affine, code=1)
-    fd, tmp = tempfile.mkstemp(suffix=".nii.gz", dir=path.parent)
-    os.close(fd)
-    try:
-        nib.save(image, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; a datastore is read by other users too
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomically(path, lambda tmp: nib.save(image, tmp))
     return path
 
 

@@ -28,6 +28,7 @@ from monai.losses import DiceCELoss
 from monai.utils import set_determinism
 from tqdm import tqdm
 
+from lib.atomic import save_weights_atomic
 from lib.machine import describe_machine
 from lib.phantom.datastore import write_datastore
 from lib.segmentation.evaluate import evaluate_folder
@@ -43,14 +44,6 @@ def datalist(folder: Path) -> list[dict[str, str]]:
     return [
         {"image": str(p), "label": str(folder / "labels" / "final" / p.name)} for p in sorted(folder.glob("*.nii.gz"))
     ]
-
-
-def save_weights_atomic(state_dict: dict, path: Path) -> None:
-    """Save ``{"model": state_dict}`` so no reader ever sees a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"model": state_dict}, tmp)
-    os.replace(tmp, path)
 
 
 def train_epochs(

@@ -1,0 +1,39 @@
+"""Write files so that no reader ever sees half of one: write a temporary file beside it, then rename.
+
+``os.replace`` within one folder is atomic, so a server serving ``weights.pt`` or a datastore
+file reads either the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+
+def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(temporary_path)``, then rename the temporary file to ``path``.
+
+    The temporary file keeps ``path``'s suffixes (``.nii.gz``...) so writers that choose a
+    format by extension still do, and is made world-readable (``mkstemp`` makes it owner-only).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix="".join(path.suffixes), dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def save_weights_atomic(state_dict: dict, path: str | Path) -> Path:
+    """Save ``{"model": state_dict}`` (what MONAI Label's infer tasks load) atomically."""
+    return write_atomically(path, lambda tmp: torch.save({"model": state_dict}, tmp))
