@@ -6,6 +6,7 @@ file reads either the old file or the new one.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -34,6 +35,15 @@ def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
-def save_weights_atomic(state_dict: dict, path: str | Path) -> Path:
-    """Save ``{"model": state_dict}`` (what MONAI Label's infer tasks load) atomically."""
-    return write_atomically(path, lambda tmp: torch.save({"model": state_dict}, tmp))
+def save_weights_atomic(state_dict: dict, path: str | Path, **extra: object) -> Path:
+    """Save ``{"model": state_dict, **extra}`` (what MONAI Label's infer tasks load) atomically."""
+    return write_atomically(path, lambda tmp: torch.save({"model": state_dict, **extra}, tmp))
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes (to tell which weights a derived model was made for)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -18,14 +18,17 @@ from tqdm import tqdm
 from lib.metrics import dice, hd95_mm
 from lib.phantom.config import LABELS
 from lib.segmentation.model_card import write_model_card
-from lib.segmentation.network import segmentation_unet
+from lib.segmentation.network import segmentation_network
 from lib.segmentation.predict import predict_file
 
 
-def load_network(weights: str | Path) -> torch.nn.Module:
-    """The automatic model with the weights at ``weights`` (a ``{"model": state_dict}`` file)."""
-    network = segmentation_unet()
+def load_network(weights: str | Path, arch: str | None = None) -> torch.nn.Module:
+    """The automatic model with the weights at ``weights`` (a ``{"model": state_dict}`` file).
+
+    ``arch`` defaults to the one recorded in the file (``"arch"`` key), else ``"unet"``.
+    """
     checkpoint = torch.load(weights, map_location="cpu", weights_only=True)
+    network = segmentation_network(arch or checkpoint.get("arch", "unet"))
     network.load_state_dict(checkpoint.get("model", checkpoint))
     return network.eval()
 

@@ -15,11 +15,20 @@ def _row(name: str, case: dict) -> str:
 def write_model_card(metrics: dict, path: Path) -> None:
     """Data, command, time, held-out Dice and HD95 (per case and mean) of a trained model."""
     s = metrics["test"]["summary"]
+    if metrics.get("arch", "unet") == "unet":
+        network = [
+            "A 3D MONAI UNet (2S-ICR stage-1 shape: strides (1, 2, 2, 2), two residual units) with",
+            f"widths {tuple(metrics['channels'])} (the paper's (16, 32, 64, 128, 256) halved for a CPU);",
+        ]
+    else:
+        network = [
+            "A 3D MONAI SegResNet (8 initial filters, blocks down (1, 2, 2, 4), up (1, 1, 1), InstanceNorm),",
+            "trained on the same data as the UNet: the second architecture slice-edit propagation is shown on;",
+        ]
     lines = [
         "# Automatic segmentation model (GTV + heart)",
         "",
-        "A 3D MONAI UNet (2S-ICR stage-1 shape: strides (1, 2, 2, 2), two residual units) with",
-        f"widths {tuple(metrics['channels'])} (the paper's (16, 32, 64, 128, 256) halved for a CPU);",
+        *network,
         f"{metrics['parameters']:,} parameters. Input: CT windowed to [-200, 200] HU -> [-1, 1], RAS,",
         "3 x 3 x 6 mm. Output: background, GTV (1), heart (2). Weights: `weights.pt` (`{\"model\": state_dict}`).",
         "",

@@ -1,11 +1,12 @@
-"""The automatic model's network: a 3D MONAI UNet shaped like 2S-ICR's first stage."""
+"""The automatic model's networks: a 3D MONAI UNet shaped like 2S-ICR's first stage, and a
+SegResNet trained on the same data (the second architecture slice-edit propagation plugs into)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import torch
-from monai.networks.nets import UNet
+from monai.networks.nets import SegResNet, UNet
 
 #: 2S-ICR's stage-1 widths are (16, 32, 64, 128, 256) with 4.8 M parameters and a
 #: 1.7 s training step on a 112x96x40 volume on this 2-core CPU. We halve every width
@@ -42,3 +43,34 @@ def segmentation_unet(
         num_res_units=2,
         dropout=dropout,
     )
+
+
+#: SegResNet scaled for the CPU: 8 filters at the first level (doubling per level), the
+#: paper defaults' block counts; InstanceNorm like the UNet, for the same windowed inference.
+SEGRESNET_INIT_FILTERS = 8
+ARCHITECTURES: tuple[str, ...] = ("unet", "segresnet")
+
+
+def segmentation_segresnet(in_channels: int = 1, out_channels: int = 3) -> torch.nn.Module:
+    """A 3D SegResNet taking (B, in_channels, X, Y, Z), giving (B, out_channels, X, Y, Z) logits.
+
+    Spatial sizes must be divisible by 8 (three downsamplings).
+    """
+    return SegResNet(
+        spatial_dims=3,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        init_filters=SEGRESNET_INIT_FILTERS,
+        blocks_down=(1, 2, 2, 4),
+        blocks_up=(1, 1, 1),
+        norm="instance",
+    )
+
+
+def segmentation_network(arch: str = "unet", in_channels: int = 1, out_channels: int = 3) -> torch.nn.Module:
+    """The automatic model's network of architecture ``arch`` (one of ``ARCHITECTURES``)."""
+    if arch == "unet":
+        return segmentation_unet(in_channels, out_channels)
+    if arch == "segresnet":
+        return segmentation_segresnet(in_channels, out_channels)
+    raise ValueError(f"unknown architecture {arch!r}; expected one of {ARCHITECTURES}")

@@ -33,7 +33,7 @@ from lib.machine import describe_machine
 from lib.phantom.datastore import write_datastore
 from lib.segmentation.evaluate import evaluate_folder
 from lib.segmentation.model_card import write_model_card
-from lib.segmentation.network import CPU_CHANNELS, segmentation_unet
+from lib.segmentation.network import ARCHITECTURES, CPU_CHANNELS, segmentation_network
 from lib.segmentation.transforms import train_transforms
 
 TRAIN_SEED, VAL_SEED, TEST_SEED = 100, 800, 900
@@ -55,6 +55,7 @@ def train_epochs(
     max_minutes: float,
     lr: float,
     best_path: Path,
+    arch: str = "unet",
 ) -> tuple[dict, list[dict]]:
     """Train; return the best state (by mean validation GTV + heart Dice) and the history.
 
@@ -85,7 +86,7 @@ def train_epochs(
             score = summary["mean_gtv_dice"] + summary["mean_heart_dice"]
             if score > best_score:
                 best_score, best_state = score, copy.deepcopy(network.state_dict())
-                save_weights_atomic(best_state, best_path)
+                save_weights_atomic(best_state, best_path, arch=arch)
                 row["best"] = True
         history.append(row)
         tqdm.write(json.dumps(row))
@@ -106,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-minutes", type=float, default=45.0, help="stop training after this long")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--arch", default="unet", choices=ARCHITECTURES, help="network architecture")
     parser.add_argument("--init", help="start from these weights instead of random ones (to continue training)")
     args = parser.parse_args(argv)
 
@@ -117,22 +119,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     write_datastore(data / "test", args.test_cases, TEST_SEED, prefix="test")
 
     start = time.time()
-    network = segmentation_unet()
+    network = segmentation_network(args.arch)
     if args.init:
         network.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True)["model"])
     best_state, history = train_epochs(
         network, data / "train", data / "val", args.epochs, args.val_every, args.max_minutes, args.lr,
-        out / "weights.pt",
+        out / "weights.pt", args.arch,
     )
     train_minutes = (time.time() - start) / 60
-    save_weights_atomic(best_state, out / "weights.pt")
+    save_weights_atomic(best_state, out / "weights.pt", arch=args.arch)
     network.load_state_dict(best_state)
     test = evaluate_folder(network, data / "test")
     metrics = {
         "command": "python -m lib.segmentation.train " + shlex.join(sys.argv[1:] if argv is None else argv),
         "train_minutes": train_minutes,
         "machine": str(describe_machine()),
-        "channels": list(CPU_CHANNELS),
+        "arch": args.arch,
+        "channels": list(CPU_CHANNELS) if args.arch == "unet" else None,
         "parameters": sum(p.numel() for p in network.parameters()),
         "data": {"train": [TRAIN_SEED, args.train_cases], "val": [VAL_SEED, args.val_cases],
                  "test": [TEST_SEED, args.test_cases]},

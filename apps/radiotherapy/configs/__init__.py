@@ -2,5 +2,10 @@
 
 from apps.radiotherapy.configs.gaussian_click import GaussianClickConfig
 from apps.radiotherapy.configs.segmentation import SegmentationConfig
+from apps.radiotherapy.configs.slice_propagation import SlicePropagationConfig
 
-CONFIGS = {"segmentation": SegmentationConfig, "gaussian_click": GaussianClickConfig}
+CONFIGS = {
+    "segmentation": SegmentationConfig,
+    "gaussian_click": GaussianClickConfig,
+    "slice_propagation": SlicePropagationConfig,
+}

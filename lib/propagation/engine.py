@@ -1,0 +1,331 @@
+"""Slice-edit propagation on the user's image grid: the request in, the whole 3D label out.
+
+A request is the user's current label (X, Y, Z) on the image's grid, containing the slices
+they redrew, and which slices those are (indices along ``axis`` of the image grid; 2 is
+axial for an axially stored image). The answer is a label on the same grid:
+
+- inside the propagation window (below), the split network's answer after the edits
+  (:func:`lib.propagation.propagate.propagate_edits`);
+- outside it, the uploaded label unchanged;
+- the edited slices exactly as the user drew them.
+
+The window is a box of the model-space image (RAS, 3 x 3 x 6 mm, the automatic model's
+space) around the uploaded label's foreground and the edits: the training patch size
+(64 x 64 x 32) or, for a larger structure, the smallest multiple of 8 holding it plus a
+margin. The network's InstanceNorm sees a window like the ones it was trained on.
+
+Edited voxels in model space: a model voxel belongs to edited slice ``s`` when its centre,
+in input index coordinates, lies within half a model voxel of the slice plane along
+``axis`` (at least half an input slice); its class is the uploaded label's at that centre
+moved onto the plane. This holds for any orientation and any slice thickness, thin input
+slices included. Near voxels: within ``near_slices`` input slices more (the paper's
+sub-volume is the edited slice and 4 neighbours: ``near_slices = 2``).
+
+Features ``f`` of a window are computed once and kept in a session cache: a new edit on the
+same image never re-runs the front.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from lib.gaussian_click.preprocess import PreparedImage
+from lib.propagation.fusion import FusionModule
+from lib.propagation.propagate import WindowEdit, base_probabilities, propagate_edits
+from lib.propagation.split import SplitFeatures, SplitNetwork
+from lib.propagation.update import UpdateReport, UpdateSettings
+from lib.segmentation.transforms import TRAIN_PATCH
+from lib.session_cache import SessionCache
+
+Box = tuple[slice, slice, slice]
+#: Model voxels of margin around the structure when the window must grow beyond TRAIN_PATCH.
+WINDOW_MARGIN = 4
+#: Window sizes are multiples of this (three stride-2 levels in both supported networks).
+SIZE_MULTIPLE = 8
+#: Image value (after windowing to [-1, 1]) of padding when the image is smaller than a window.
+PAD_VALUE = -1.0
+
+
+@dataclass(frozen=True, eq=False)
+class SliceEdits:
+    """A checked request on the image grid.
+
+    Attributes:
+        label: (X, Y, Z) uint8, the user's current label with the edited slices in it.
+        slices: indices of the edited slices along ``axis``, in the order they were edited.
+        axis: 0, 1 or 2, the image-grid axis the slices are taken across.
+    """
+
+    label: np.ndarray
+    slices: tuple[int, ...]
+    axis: int = 2
+
+
+def check_edits(label: np.ndarray, slices: Sequence[int], axis: int, image_shape: Sequence[int]) -> SliceEdits:
+    """A :class:`SliceEdits`, or ValueError naming what is wrong.
+
+    Args:
+        label: the uploaded label; must be (X, Y, Z) like the image, non-negative integers.
+        slices: one or more distinct integer indices along ``axis``, inside the image.
+        axis: 0, 1 or 2.
+        image_shape: (X, Y, Z) of the image.
+    """
+    shape = tuple(int(n) for n in image_shape)
+    label = np.asarray(label)
+    if label.ndim == 4 and label.shape[0] == 1:
+        label = label[0]
+    if label.shape != shape:
+        raise ValueError(f"label shape {list(label.shape)} differs from the image's {list(shape)}")
+    if not (np.issubdtype(label.dtype, np.integer) or np.all(np.mod(label, 1) == 0)) or label.min(initial=0) < 0:
+        raise ValueError("label must hold non-negative integer class values")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or axis not in (0, 1, 2):
+        raise ValueError(f"axis must be 0, 1 or 2, got {axis!r}")
+    if isinstance(slices, (str, bytes)) or not isinstance(slices, Sequence) or not slices:
+        raise ValueError(f"slices must be a non-empty list of slice indices, got {slices!r}")
+    checked: list[int] = []
+    for s in slices:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+            raise ValueError(f"slice index {s!r} is not an integer")
+        if not 0 <= s < shape[axis]:
+            raise ValueError(f"slice {s} is outside the image: axis {axis} has slices 0..{shape[axis] - 1}")
+        if s in checked:
+            raise ValueError(f"slice {s} is listed twice")
+        checked.append(int(s))
+    return SliceEdits(label.astype(np.uint8), tuple(checked), int(axis))
+
+
+@dataclass(frozen=True, eq=False)
+class PropagationAnswer:
+    """The answer on the image grid, and how it was made.
+
+    Attributes:
+        label: (X, Y, Z) uint8 on the image's grid.
+        window: the model-space box propagated.
+        reports: one :class:`UpdateReport` per edit.
+        features_cached: whether the window's features came from the cache.
+    """
+
+    label: np.ndarray
+    window: Box
+    reports: tuple[UpdateReport, ...]
+    features_cached: bool
+
+
+class PropagationEngine:
+    """Slice-edit propagation for one split network (and optionally its fusion module).
+
+    Args:
+        network: a trained MONAI UNet or SegResNet in model space (eval mode is set here).
+        level: decoder level of the split (1, 2 or 3; the paper's best is 2).
+        fusion: a trained fusion module for this network and level; None: direct update.
+        settings: how features are optimised.
+        near_slices: image slices on each side of an edit answered by the update.
+        cache: where window features are kept; None keeps none.
+        tag: names the network in cache keys (e.g. its weights file and time).
+    """
+
+    def __init__(
+        self,
+        network: torch.nn.Module,
+        level: int = 2,
+        fusion: FusionModule | None = None,
+        settings: UpdateSettings = UpdateSettings(),
+        near_slices: int = 2,
+        cache: SessionCache | None = None,
+        tag: Hashable = "",
+    ) -> None:
+        self.split = SplitNetwork(network.eval(), level)
+        self.fusion = fusion.eval() if fusion is not None else None
+        self.settings, self.near_slices, self.cache, self.tag = settings, near_slices, cache, tag
+
+    def propagate(self, prepared: PreparedImage, edits: SliceEdits, key: Hashable | None = None) -> PropagationAnswer:
+        """The whole label after the edits (see the module doc).
+
+        Args:
+            prepared: the image in model space (3 x 3 x 6 mm, ``prepare_file(path, 3)``).
+            edits: the checked request (:func:`check_edits`) on ``prepared``'s input grid.
+            key: the image's cache key (e.g. ``file_key(path)``); None: no caching.
+
+        Raises:
+            ValueError: nothing to propagate (empty edits on an empty label).
+        """
+        if prepared.dims != 3:
+            raise ValueError("slice-edit propagation needs the 3D model space (prepare with dims=3)")
+        if tuple(edits.label.shape) != tuple(prepared.input_shape):
+            raise ValueError(f"label shape {list(edits.label.shape)} differs from the image's {list(prepared.input_shape)}")
+        grid = InputCoordinates(prepared)
+        window = self.choose_window(prepared, grid, edits)
+        features, cached = self._features(prepared, window, key)
+        window_edits = [self._window_edit(grid, window, edits, s) for s in edits.slices]
+        window_edits = [e for e in window_edits if bool(e.edited.any())]  # others are pasted only
+        with torch.enable_grad():
+            result = propagate_edits(self.split, features, window_edits, self.fusion, self.settings)
+        label = self._to_input_grid(prepared, window, result.probabilities, edits)
+        return PropagationAnswer(label, window, result.reports, cached)
+
+    def base(self, prepared: PreparedImage, edits: SliceEdits, key: Hashable | None = None) -> np.ndarray:
+        """The unedited network's answer on the same window, on the input grid (for comparison)."""
+        grid = InputCoordinates(prepared)
+        window = self.choose_window(prepared, grid, edits)
+        features, _ = self._features(prepared, window, key)
+        return self._to_input_grid(prepared, window, base_probabilities(self.split, features), None, edits.label)
+
+    def choose_window(self, prepared: PreparedImage, grid: InputCoordinates, edits: SliceEdits) -> Box:
+        """The model-space box around the edited structures (see the module doc).
+
+        The structures are the classes drawn on, or present in the label on, the edited
+        slices (all the label's classes when those slices are empty). The box is
+        ``TRAIN_PATCH`` unless they need more, and never larger than the image (rounded
+        down to a multiple of 8) unless the image is smaller than ``TRAIN_PATCH``.
+
+        Raises:
+            ValueError: the edited slices and the whole label are empty.
+        """
+        label_model = grid.sample(edits.label)
+        edited = [grid.edited(edits.label, edits.axis, s, 0) for s in edits.slices]
+        classes = set(np.unique(np.concatenate([t[m] for m, t in edited]))) - {0}
+        if not classes:
+            classes = set(np.unique(label_model)) - {0}
+        foreground = np.isin(label_model, list(classes))
+        for mask, target in edited:
+            foreground |= mask & np.isin(target, list(classes))
+        if not foreground.any():
+            if edits.label.any():  # foreground too thin to reach a model voxel centre
+                raise ValueError("the label's foreground is too small to propagate at 3 x 3 x 6 mm")
+            raise ValueError(
+                f"nothing to propagate: the edited slices {list(edits.slices)} are empty and so is the rest of the label"
+            )
+        points = np.argwhere(foreground)
+        low, high = points.min(0), points.max(0) + 1
+        patch, shape = np.asarray(TRAIN_PATCH), np.asarray(prepared.spatial_shape)
+        cap = np.maximum(patch, shape // SIZE_MULTIPLE * SIZE_MULTIPLE)
+        size = np.minimum(np.maximum(patch, _round_up(high - low + 2 * WINDOW_MARGIN, SIZE_MULTIPLE)), cap)
+        centre = (low + high) // 2
+        start = np.clip(centre - size // 2, 0, np.maximum(shape - size, 0))
+        return tuple(slice(int(a), int(a + n)) for a, n in zip(start, size))  # type: ignore[return-value]
+
+    def _features(self, prepared: PreparedImage, window: Box, key: Hashable | None) -> tuple[SplitFeatures, bool]:
+        """The window's front features, from the cache when ``key`` is given and they are there."""
+
+        def compute() -> SplitFeatures:
+            return self.split.front(_window_image(prepared, window)[None])
+
+        if key is None or self.cache is None:
+            return compute(), False
+        full_key = (key, "propagation", self.tag, self.split.level, tuple((b.start, b.stop) for b in window))
+        cached = full_key in self.cache
+        return self.cache.get_or_load(full_key, compute), cached
+
+    def _window_edit(self, grid: InputCoordinates, window: Box, edits: SliceEdits, s: int) -> WindowEdit:
+        edited, target = grid.edited(edits.label, edits.axis, s, 0, window)
+        near, _ = grid.edited(edits.label, edits.axis, s, self.near_slices, window)
+        return WindowEdit(torch.from_numpy(target.astype(np.int64)), torch.from_numpy(edited), torch.from_numpy(near))
+
+    def _to_input_grid(
+        self,
+        prepared: PreparedImage,
+        window: Box,
+        probabilities: torch.Tensor,
+        edits: SliceEdits | None,
+        label: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Window probabilities (C, X, Y, Z) -> the input grid; outside the window the uploaded label."""
+        uploaded = edits.label if edits is not None else label
+        assert uploaded is not None
+        region = prepared.input_region(_clip_box(window, prepared.spatial_shape))
+        maps = [_paste(np.asarray(p), window, prepared.spatial_shape) for p in probabilities]
+        maps.append(_paste(np.ones(probabilities.shape[1:], np.float32), window, prepared.spatial_shape))
+        on_input = np.stack([prepared.to_input_grid(m, region) for m in maps])
+        covered = on_input[-1] > 0.5
+        answer = np.where(covered, on_input[:-1].argmax(0), uploaded).astype(np.uint8)
+        if edits is not None:
+            for s in edits.slices:
+                index = [slice(None)] * 3
+                index[edits.axis] = s
+                answer[tuple(index)] = edits.label[tuple(index)]
+        return answer
+
+
+class InputCoordinates:
+    """Where each model-space voxel centre lies on the input grid (continuous (i, j, k))."""
+
+    def __init__(self, prepared: PreparedImage) -> None:
+        to_input = np.linalg.inv(prepared.input_affine) @ np.asarray(prepared.image.affine, dtype=np.float64)
+        self.shape = prepared.spatial_shape
+        self.input_shape = prepared.input_shape
+        index = np.indices(self.shape, dtype=np.float64).reshape(3, -1)
+        self.coords = (to_input[:3, :3] @ index + to_input[:3, 3:]).reshape(3, *self.shape)
+        #: half the extent of one model voxel along each input axis, in input voxels (>= 0.5)
+        self.half_extent = np.maximum(0.5, 0.5 * np.abs(to_input[:3, :3]).max(axis=1))
+
+    def _nearest(self, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rounded int indices, inside-the-input mask) of continuous input coordinates (3, ...)."""
+        rounded = np.rint(coords).astype(np.int64)
+        inside = np.all((rounded >= 0) & (rounded < np.asarray(self.input_shape).reshape(3, *[1] * (coords.ndim - 1))), 0)
+        for a in range(3):
+            np.clip(rounded[a], 0, self.input_shape[a] - 1, out=rounded[a])
+        return rounded, inside
+
+    def sample(self, volume: np.ndarray, box: Box | None = None) -> np.ndarray:
+        """The input-grid ``volume`` at every model voxel centre (nearest; 0 outside the input)."""
+        coords = self.coords if box is None else _take_box(self.coords, box)
+        rounded, inside = self._nearest(coords)
+        return np.where(inside, volume[rounded[0], rounded[1], rounded[2]], 0)
+
+    def edited(
+        self, label: np.ndarray, axis: int, s: int, near: int, box: Box | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(mask, classes) of model voxels within ``near`` input slices (plus half a model voxel)
+        of slice ``s``; classes are the label's on the slice plane itself."""
+        coords = self.coords if box is None else _take_box(self.coords, box)
+        mask = np.abs(coords[axis] - s) <= self.half_extent[axis] + near
+        on_plane = coords.copy()
+        on_plane[axis] = s
+        rounded, inside = self._nearest(on_plane)
+        mask &= inside
+        target = np.where(mask, label[rounded[0], rounded[1], rounded[2]], 0)
+        return mask, target
+
+
+def _take_box(coords: np.ndarray, box: Box) -> np.ndarray:
+    """(3, ...) coordinates of the box's voxels; voxels beyond the grid (padding) get -1e6 (outside)."""
+    shape = coords.shape[1:]
+    size = [b.stop - b.start for b in box]
+    out = np.full((3, *size), -1e6)
+    inner = tuple(slice(0, min(b.stop, n) - b.start) for b, n in zip(box, shape))
+    out[(slice(None), *inner)] = coords[(slice(None), *_clip_box(box, shape))]
+    return out
+
+
+def _clip_box(box: Box, shape: Sequence[int]) -> Box:
+    return tuple(slice(b.start, min(b.stop, n)) for b, n in zip(box, shape))  # type: ignore[return-value]
+
+
+def _window_image(prepared: PreparedImage, window: Box) -> torch.Tensor:
+    """(1, X, Y, Z) image of the window, padded with ``PAD_VALUE`` beyond the image."""
+    size = [b.stop - b.start for b in window]
+    out = torch.full((1, *size), PAD_VALUE, dtype=torch.float32)
+    clipped = _clip_box(window, prepared.spatial_shape)
+    inner = tuple(slice(0, b.stop - b.start) for b in clipped)
+    out[(slice(None), *inner)] = prepared.image.as_tensor()[(slice(None), *clipped)].float()
+    return out
+
+
+def _paste(values: np.ndarray, window: Box, shape: Sequence[int]) -> np.ndarray:
+    """A window's (X, Y, Z) values placed into a zero volume of ``shape`` (padding dropped)."""
+    out = np.zeros(tuple(shape), np.float32)
+    clipped = _clip_box(window, shape)
+    inner = tuple(slice(0, b.stop - b.start) for b in clipped)
+    out[clipped] = values[inner]
+    return out
+
+
+def _round_up(values: np.ndarray, multiple: int) -> np.ndarray:
+    return (np.ceil(values / multiple) * multiple).astype(int)
+
+
+__all__ = ["InputCoordinates", "PropagationAnswer", "PropagationEngine", "SliceEdits", "check_edits"]
