@@ -194,6 +194,7 @@ class SlicePropagation(HttpErrors, BasicInferTask):
         data["result"] = {
             "window": [[b.start, b.stop] for b in answer.window],
             "features_cached": answer.features_cached,
+            "resumed_edits": answer.resumed_edits,
             "fusion": fusion_state,
             "level": data["level"],
             "edits": [vars(r) for r in answer.reports],

@@ -22,11 +22,15 @@ slices included. Near voxels: within ``near_slices`` input slices more (the pape
 sub-volume is the edited slice and 4 neighbours: ``near_slices = 2``).
 
 Features ``f`` of a window are computed once and kept in a session cache: a new edit on the
-same image never re-runs the front.
+same image never re-runs the front. The aggregation state after a request's edits is kept
+too: a request repeating those edits (same slices, drawn the same) and adding one more only
+runs the new one. Requests stay self-contained (every edit so far is sent); the cache only
+saves work.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
@@ -107,12 +111,14 @@ class PropagationAnswer:
         window: the model-space box propagated.
         reports: one :class:`UpdateReport` per edit.
         features_cached: whether the window's features came from the cache.
+        resumed_edits: edits taken over from an earlier request with the same first edits.
     """
 
     label: np.ndarray
     window: Box
     reports: tuple[UpdateReport, ...]
     features_cached: bool
+    resumed_edits: int = 0
 
 
 class PropagationEngine:
@@ -160,12 +166,30 @@ class PropagationEngine:
         grid = InputCoordinates(prepared)
         window = self.choose_window(prepared, grid, edits)
         features, cached = self._features(prepared, window, key)
-        window_edits = [self._window_edit(grid, window, edits, s) for s in edits.slices]
-        window_edits = [e for e in window_edits if bool(e.edited.any())]  # others are pasted only
+        kept = [(s, self._window_edit(grid, window, edits, s)) for s in edits.slices]
+        kept = [(s, e) for s, e in kept if bool(e.edited.any())]  # others are pasted only
+        fingerprints = tuple(_fingerprint(edits, s) for s, _ in kept)
+        resume = self._resumable(key, window, fingerprints)
         with torch.enable_grad():
-            result = propagate_edits(self.split, features, window_edits, self.fusion, self.settings)
+            result = propagate_edits(self.split, features, [e for _, e in kept], self.fusion, self.settings, resume)
+        if key is not None and self.cache is not None and result.state is not None:
+            self.cache.put(self._state_key(key, window), (fingerprints, result.state))
         label = self._to_input_grid(prepared, window, result.probabilities, edits)
-        return PropagationAnswer(label, window, result.reports, cached)
+        return PropagationAnswer(label, window, result.reports, cached, resume.done if resume is not None else 0)
+
+    def _state_key(self, key: Hashable, window: Box) -> tuple:
+        settings = tuple(vars(self.settings).values())
+        return (key, "propagation_state", self.tag, self.split.level, id(self.fusion), settings, _box_key(window))
+
+    def _resumable(self, key: Hashable | None, window: Box, fingerprints: tuple) -> PropagationState | None:
+        """The cached state of an earlier request whose edits are the first of these, if any."""
+        if key is None or self.cache is None:
+            return None
+        entry = self.cache.get(self._state_key(key, window))
+        if entry is None:
+            return None
+        done, state = entry
+        return state if 0 < len(done) <= len(fingerprints) and fingerprints[: len(done)] == done else None
 
     def base(self, prepared: PreparedImage, edits: SliceEdits, key: Hashable | None = None) -> np.ndarray:
         """The unedited network's answer on the same window, on the input grid (for comparison)."""
@@ -216,7 +240,7 @@ class PropagationEngine:
 
         if key is None or self.cache is None:
             return compute(), False
-        full_key = (key, "propagation", self.tag, self.split.level, tuple((b.start, b.stop) for b in window))
+        full_key = (key, "propagation", self.tag, self.split.level, _box_key(window))
         cached = full_key in self.cache
         return self.cache.get_or_load(full_key, compute), cached
 
@@ -289,6 +313,17 @@ class InputCoordinates:
         mask &= inside
         target = np.where(mask, label[rounded[0], rounded[1], rounded[2]], 0)
         return mask, target
+
+
+def _box_key(box: Box) -> tuple:
+    return tuple((b.start, b.stop) for b in box)
+
+
+def _fingerprint(edits: SliceEdits, s: int) -> tuple:
+    """An edit as drawn: its axis, slice and the SHA-1 of the label's slice."""
+    where = [slice(None)] * 3
+    where[edits.axis] = s
+    return (edits.axis, s, hashlib.sha1(np.ascontiguousarray(edits.label[tuple(where)]).tobytes()).hexdigest())
 
 
 def _take_box(coords: np.ndarray, box: Box) -> np.ndarray:

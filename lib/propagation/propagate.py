@@ -42,11 +42,42 @@ class WindowEdit:
 
 
 @dataclass(frozen=True, eq=False)
+class PropagationState:
+    """Where the aggregation stands after the first ``done`` edits (to resume with more).
+
+    Attributes:
+        done: edits consumed.
+        target, edited: (X, Y, Z) the classes drawn so far and where.
+        claimed: (X, Y, Z) bool voxels already answered as near an edit.
+        near_answer: (C, X, Y, Z) their answer.
+        far_sum: (C, X, Y, Z) sum over edits of the far answers.
+        f_updated: the feature map after the last update.
+        reports: one per edit consumed.
+    """
+
+    done: int
+    target: torch.Tensor
+    edited: torch.Tensor
+    claimed: torch.Tensor
+    near_answer: torch.Tensor
+    far_sum: torch.Tensor
+    f_updated: torch.Tensor
+    reports: tuple[UpdateReport, ...]
+
+    @property
+    def nbytes(self) -> int:
+        tensors = (self.target, self.edited, self.claimed, self.near_answer, self.far_sum, self.f_updated)
+        return sum(t.element_size() * t.nelement() for t in tensors)
+
+
+@dataclass(frozen=True, eq=False)
 class Propagation:
-    """The answer on the window: (C, X, Y, Z) class probabilities and one report per edit."""
+    """The answer on the window: (C, X, Y, Z) class probabilities, one report per edit, and the
+    state to resume from when the same edits come back with more."""
 
     probabilities: torch.Tensor
     reports: tuple[UpdateReport, ...]
+    state: PropagationState | None = None
 
 
 @torch.no_grad()
@@ -61,41 +92,53 @@ def propagate_edits(
     edits: Sequence[WindowEdit],
     fusion: FusionModule | None = None,
     settings: UpdateSettings = UpdateSettings(),
+    resume: PropagationState | None = None,
 ) -> Propagation:
     """Class probabilities on the window after the edits (see the module doc).
 
-    With no edit, the base network's probabilities.
+    With no edit, the base network's probabilities. ``resume``: the state after the first
+    ``resume.done`` of these same edits (from an earlier answer); only the rest are run.
 
     Raises:
-        ValueError: an edit covering no voxel of the window (named by its position).
+        ValueError: an edit covering no voxel of the window (named by its position), or a
+            ``resume`` state with more edits than given.
     """
     if not edits:
         return Propagation(base_probabilities(split, features), ())
-    target = torch.zeros_like(edits[0].target)
-    edited = torch.zeros_like(edits[0].edited)
-    claimed = torch.zeros_like(edits[0].near)
-    near_answer: torch.Tensor | None = None
-    far_sum: torch.Tensor | None = None
-    f_updated, reports = features.f, []
-    for n, edit in enumerate(edits):
-        if not bool(edit.edited.any()):
-            raise ValueError(f"edit {n} covers no voxel of the region being propagated")
-        target = torch.where(edit.edited, edit.target, target)
-        edited = edited | edit.edited
-        f_updated, report = update_features(split, f_updated, features.context, target, edited, settings)
-        reports.append(report)
-        with torch.no_grad():
-            updated = split.back(f_updated, features.context)[0].softmax(0)
-            far = updated if fusion is None else split.back(fusion(features.f, f_updated), features.context)[0].softmax(0)
-        near_answer = updated.clone() if near_answer is None else near_answer
-        new_near = edit.near & ~claimed
-        near_answer[:, new_near] = updated[:, new_near]
-        claimed = claimed | new_near
-        far_sum = far if far_sum is None else far_sum + far
-    assert far_sum is not None and near_answer is not None
-    answer = far_sum / len(edits)
-    answer[:, claimed] = near_answer[:, claimed]
-    return Propagation(answer, tuple(reports))
+    if resume is not None and resume.done > len(edits):
+        raise ValueError(f"cannot resume after {resume.done} edits with only {len(edits)} given")
+    if resume is None:
+        state = PropagationState(
+            0, torch.zeros_like(edits[0].target), torch.zeros_like(edits[0].edited),
+            torch.zeros_like(edits[0].near), torch.empty(0), torch.empty(0), features.f, (),
+        )
+    else:
+        state = resume
+    for n in range(state.done, len(edits)):
+        state = _one_edit(split, features, edits[n], n, state, fusion, settings)
+    answer = state.far_sum / state.done
+    answer[:, state.claimed] = state.near_answer[:, state.claimed]
+    return Propagation(answer, state.reports, state)
 
 
-__all__ = ["Propagation", "WindowEdit", "base_probabilities", "propagate_edits"]
+def _one_edit(split, features, edit, n, state, fusion, settings) -> PropagationState:
+    """The state after edit ``n`` (see the module doc's steps 1 to 3)."""
+    if not bool(edit.edited.any()):
+        raise ValueError(f"edit {n} covers no voxel of the region being propagated")
+    target = torch.where(edit.edited, edit.target, state.target)
+    edited = state.edited | edit.edited
+    f_updated, report = update_features(split, state.f_updated, features.context, target, edited, settings)
+    with torch.no_grad():
+        updated = split.back(f_updated, features.context)[0].softmax(0)
+        far = updated if fusion is None else split.back(fusion(features.f, f_updated), features.context)[0].softmax(0)
+    near_answer = updated.clone() if state.done == 0 else state.near_answer.clone()
+    new_near = edit.near & ~state.claimed
+    near_answer[:, new_near] = updated[:, new_near]
+    far_sum = far if state.done == 0 else state.far_sum + far
+    return PropagationState(
+        state.done + 1, target, edited, state.claimed | new_near, near_answer, far_sum, f_updated,
+        (*state.reports, report),
+    )
+
+
+__all__ = ["Propagation", "PropagationState", "WindowEdit", "base_probabilities", "propagate_edits"]

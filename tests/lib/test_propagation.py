@@ -233,3 +233,21 @@ def test_features_are_computed_once_per_image_and_window(phantom_case):
     hook.remove()
     assert (first.features_cached, second.features_cached) == (False, True)
     assert len(calls) == 1
+
+
+def test_a_request_adding_one_edit_resumes_from_the_earlier_ones(phantom_case):
+    prepared = prepare_array(phantom_case.image, phantom_case.affine, 3)
+    truth = phantom_case.label
+    z = int(np.nonzero((truth == 1).any(axis=(0, 1)))[0].mean())
+    settings = UpdateSettings("adam", 2, 0.1, 0.0)
+    cached = PropagationEngine(tiny_unet(), 2, settings=settings, cache=SessionCache(8, 10**9))
+    plain = PropagationEngine(tiny_unet(), 2, settings=settings)
+    cached.propagate(prepared, check_edits(truth, [z], 2, truth.shape), key="case")
+    resumed = cached.propagate(prepared, check_edits(truth, [z, z + 2], 2, truth.shape), key="case")
+    fresh = plain.propagate(prepared, check_edits(truth, [z, z + 2], 2, truth.shape))
+    assert resumed.resumed_edits == 1 and len(resumed.reports) == 2
+    np.testing.assert_array_equal(resumed.label, fresh.label)  # resuming changes nothing but the time
+    redrawn = truth.copy()
+    redrawn[..., z] = 0  # the first edit drawn differently: nothing to resume
+    again = cached.propagate(prepared, check_edits(redrawn, [z, z + 2], 2, truth.shape), key="case")
+    assert again.resumed_edits == 0
