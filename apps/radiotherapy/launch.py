@@ -12,6 +12,7 @@ answer in time. ``lib/`` never imports this module.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -82,13 +83,25 @@ class RunningServer:
         raise RuntimeError(f"server did not answer in {timeout_s} s:\n{self.log_tail()}")
 
     def stop(self, timeout_s: float = 30) -> None:
-        """Terminate the server; kill it if it has not exited after ``timeout_s`` seconds."""
-        self.process.terminate()
+        """Terminate the server and its children (MONAI Label's training process among them);
+        kill them if the server has not exited after ``timeout_s`` seconds."""
+        self._signal_group(signal.SIGTERM)
         try:
             self.process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            self.kill()
+        self._signal_group(signal.SIGKILL)  # children that outlived the server
+
+    def kill(self) -> None:
+        """SIGKILL the server and every process it started, as a crash or power cut would."""
+        self._signal_group(signal.SIGKILL)
+        self.process.wait()
+
+    def _signal_group(self, number: int) -> None:
+        try:
+            os.killpg(self.process.pid, number)  # the server leads its own process group
+        except ProcessLookupError:
+            pass
 
     def __enter__(self) -> RunningServer:
         return self
@@ -137,7 +150,9 @@ def start_server(
     for name, value in conf.items():
         command += ["--conf", name, str(value)]
     with open(log_path, "w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT, start_new_session=True
+        )
     server = RunningServer(f"http://{HOST}:{port}", process, log_path)
     try:
         server.wait_until_up(timeout_s)

@@ -6,6 +6,8 @@
     models: comma-separated model names to load (default: every model that has weights).
     model_dir: where the server's own training writes and publishes weights
         (default: <app>/model). Shipped weights stay in models/ at the repository root.
+        The annotation-time log is ``<model_dir>/annotation_events.jsonl``
+        (``python -m lib.online.timing --log <that file>`` reports it).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from monailabel.tasks.activelearning.random import Random  # noqa: E402
 
 from apps.radiotherapy.configs import CONFIGS  # noqa: E402
 from apps.radiotherapy.http_errors import check_infer_request, install_http_errors  # noqa: E402
+from apps.radiotherapy.online import EVENTS_FILE, ONLINE, AnnotationEvents, start_online_training  # noqa: E402
 from lib.phantom.config import LABELS  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ class RadiotherapyApp(MONAILabelApp):
             config.init(name, self.model_dir, conf, None)
             self.models[name] = config
         logger.info(f"+++ Using models: {list(self.models)}")
+        self.events = AnnotationEvents(Path(self.model_dir) / EVENTS_FILE)
         super().__init__(
             app_dir=app_dir,
             studies=studies,
@@ -80,7 +84,22 @@ class RadiotherapyApp(MONAILabelApp):
     def on_init_complete(self):
         install_http_errors()
         super().on_init_complete()
+        online = self.models.get(ONLINE)
+        if online is not None and (online.work_dir / "state.json").exists():
+            start_online_training(reason="resuming the online training of an earlier server run", delay_s=3.0)
 
     def infer(self, request, datastore=None):
         check_infer_request(request, self._infers, datastore or self.datastore())
+        self.events.served(request.get("image"))
         return super().infer(request, datastore)
+
+    def next_sample(self, request):
+        result = super().next_sample(request)
+        self.events.served(result.get("id") if isinstance(result, dict) else None)
+        return result
+
+    def on_save_label(self, image_id, label_id):
+        super().on_save_label(image_id, label_id)
+        self.events.saved(image_id)
+        if ONLINE in self.models:
+            start_online_training(reason=f"label saved for {image_id}")

@@ -10,7 +10,8 @@ optimises an intermediate feature map ``f`` of a frozen network. We split the ne
 
 ``back(front(x)) == network(x)`` exactly (the same modules run in the same order); level 1
 optimises the input of the last decoder block, level 2 of the last two (the paper's choice),
-level 3 of the last three. Supported: MONAI ``UNet`` (the automatic model) and ``SegResNet``.
+level 3 of the last three. Supported: MONAI ``UNet`` (the automatic model), ``DynUNet``
+(without deep supervision) and ``SegResNet``.
 Nothing is copied: the splitter calls the network's own submodules, so its weights stay
 the served ones.
 """
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 from monai.networks.layers.simplelayers import SkipConnection
-from monai.networks.nets import SegResNet, UNet
+from monai.networks.nets import DynUNet, SegResNet, UNet
 from torch import nn
 
 #: Decoder levels the splitter offers (the paper's ablation: 1, 2, 3).
@@ -68,6 +69,12 @@ class SplitNetwork:
             self._downs, self._ups, self._bottom = _unet_levels(network)
             if level >= len(self._ups):
                 raise ValueError(f"this UNet has {len(self._ups)} decoder levels; level {level} leaves no front")
+        elif isinstance(network, DynUNet):
+            if network.deep_supervision:
+                raise ValueError("DynUNet with deep supervision is not supported")
+            if level > len(network.upsamples):
+                raise ValueError(f"this DynUNet has {len(network.upsamples)} decoder levels, not {level}")
+            self._front, self._back = self._dynunet_front, self._dynunet_back
         elif isinstance(network, SegResNet):
             if not network.use_conv_final:
                 raise ValueError("SegResNet without its final convolution is not supported")
@@ -75,7 +82,7 @@ class SplitNetwork:
                 raise ValueError(f"this SegResNet has {len(network.up_layers)} decoder levels, not {level}")
             self._front, self._back = self._segresnet_front, self._segresnet_back
         else:
-            raise ValueError(f"cannot split a {type(network).__name__}; supported: MONAI UNet, SegResNet")
+            raise ValueError(f"cannot split a {type(network).__name__}; supported: MONAI UNet, DynUNet, SegResNet")
 
     def front(self, image: torch.Tensor) -> SplitFeatures:
         """(B, C_in, X, Y, Z) image -> features (no gradients kept)."""
@@ -105,6 +112,29 @@ class SplitNetwork:
         for skip, i in zip(context, range(self.level - 2, -1, -1)):
             x = self._ups[i](torch.cat([skip, x], dim=1))
         return x
+
+    # MONAI DynUNet: encoder [input_block, *downsamples] then bottleneck; decoder blocks
+    # upsamples[i](x, skip) deepest first; then output_block.
+    def _dynunet_front(self, image: torch.Tensor) -> SplitFeatures:
+        net: DynUNet = self.network  # type: ignore[assignment]
+        skips, x = [], image
+        for down in [net.input_block, *net.downsamples]:
+            x = down(x)
+            skips.append(x)
+        x = net.bottleneck(x)
+        ups = net.upsamples  # deepest first; upsamples[j] reads skips[-1 - j]
+        first_kept = len(ups) - self.level
+        for j in range(first_kept):
+            x = ups[j](x, skips[-1 - j])
+        return SplitFeatures(x, tuple(skips[-1 - j] for j in range(first_kept, len(ups))))
+
+    def _dynunet_back(self, f: torch.Tensor, context: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        net: DynUNet = self.network  # type: ignore[assignment]
+        first_kept = len(net.upsamples) - self.level
+        x = f
+        for skip, j in zip(context, range(first_kept, len(net.upsamples))):
+            x = net.upsamples[j](x, skip)
+        return net.output_block(x)
 
     # MONAI SegResNet: encode -> down_x (shallowest first); decode: x = up(x) + skip; x = up_layer(x).
     def _segresnet_front(self, image: torch.Tensor) -> SplitFeatures:

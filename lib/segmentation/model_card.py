@@ -20,6 +20,11 @@ def write_model_card(metrics: dict, path: Path) -> None:
             "A 3D MONAI UNet (2S-ICR stage-1 shape: strides (1, 2, 2, 2), two residual units) with",
             f"widths {tuple(metrics['channels'])} (the paper's (16, 32, 64, 128, 256) halved for a CPU);",
         ]
+    elif metrics.get("arch") == "dynunet":
+        network = [
+            "A 3D MONAI DynUNet (nnU-Net style; strides (1, 2, 2, 2, 1), InstanceNorm) with widths",
+            f"(8, 16, 32, 64, 128), trained on the same data as the UNet: the second architecture slice-edit propagation is shown on;",
+        ]
     else:
         network = [
             "A 3D MONAI SegResNet (8 initial filters, blocks down (1, 2, 2, 4), up (1, 1, 1), InstanceNorm),",

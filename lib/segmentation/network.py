@@ -1,12 +1,13 @@
-"""The automatic model's networks: a 3D MONAI UNet shaped like 2S-ICR's first stage, and a
-SegResNet trained on the same data (the second architecture slice-edit propagation plugs into)."""
+"""The automatic model's networks: a 3D MONAI UNet shaped like 2S-ICR's first stage, and
+DynUNet (MONAI's nnU-Net; the slice-propagation paper's base for one dataset) and SegResNet
+trained on the same data: the other architectures slice-edit propagation plugs into."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import torch
-from monai.networks.nets import SegResNet, UNet
+from monai.networks.nets import DynUNet, SegResNet, UNet
 
 #: 2S-ICR's stage-1 widths are (16, 32, 64, 128, 256) with 4.8 M parameters and a
 #: 1.7 s training step on a 112x96x40 volume on this 2-core CPU. We halve every width
@@ -48,7 +49,10 @@ def segmentation_unet(
 #: SegResNet scaled for the CPU: 8 filters at the first level (doubling per level), the
 #: paper defaults' block counts; InstanceNorm like the UNet, for the same windowed inference.
 SEGRESNET_INIT_FILTERS = 8
-ARCHITECTURES: tuple[str, ...] = ("unet", "segresnet")
+ARCHITECTURES: tuple[str, ...] = ("unet", "dynunet", "segresnet")
+#: DynUNet levels mirroring the UNet: full-resolution first level, three stride-2 levels, a
+#: stride-1 bottleneck; the same widths.
+DYNUNET_STRIDES: tuple[int, ...] = (1, 2, 2, 2, 1)
 
 
 def segmentation_segresnet(in_channels: int = 1, out_channels: int = 3) -> torch.nn.Module:
@@ -67,10 +71,27 @@ def segmentation_segresnet(in_channels: int = 1, out_channels: int = 3) -> torch
     )
 
 
+def segmentation_dynunet(in_channels: int = 1, out_channels: int = 3) -> torch.nn.Module:
+    """A 3D DynUNet (nnU-Net style: two conv + InstanceNorm + LeakyReLU per level, strided conv
+    down, transposed conv up), widths ``CPU_CHANNELS``; sizes divisible by 8."""
+    return DynUNet(
+        spatial_dims=3,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        kernel_size=[3] * len(DYNUNET_STRIDES),
+        strides=list(DYNUNET_STRIDES),
+        upsample_kernel_size=list(DYNUNET_STRIDES[1:]),
+        filters=list(CPU_CHANNELS),
+        norm_name="instance",
+    )
+
+
 def segmentation_network(arch: str = "unet", in_channels: int = 1, out_channels: int = 3) -> torch.nn.Module:
     """The automatic model's network of architecture ``arch`` (one of ``ARCHITECTURES``)."""
     if arch == "unet":
         return segmentation_unet(in_channels, out_channels)
+    if arch == "dynunet":
+        return segmentation_dynunet(in_channels, out_channels)
     if arch == "segresnet":
         return segmentation_segresnet(in_channels, out_channels)
     raise ValueError(f"unknown architecture {arch!r}; expected one of {ARCHITECTURES}")

@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "train_minutes": train_minutes,
         "machine": str(describe_machine()),
         "arch": args.arch,
-        "channels": list(CPU_CHANNELS) if args.arch == "unet" else None,
+        "channels": list(CPU_CHANNELS) if args.arch in ("unet", "dynunet") else None,
         "parameters": sum(p.numel() for p in network.parameters()),
         "data": {"train": [TRAIN_SEED, args.train_cases], "val": [VAL_SEED, args.val_cases],
                  "test": [TEST_SEED, args.test_cases]},

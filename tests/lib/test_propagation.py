@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from monai.networks.nets import SegResNet, UNet
+from monai.networks.nets import DynUNet, SegResNet, UNet
 
 from lib.gaussian_click.preprocess import prepare_array
 from lib.phantom import PhantomConfig, generate_phantom
@@ -22,13 +22,19 @@ def tiny_unet() -> UNet:
     return UNet(3, 1, 3, channels=(4, 8, 16, 32, 64), strides=(1, 2, 2, 2), num_res_units=1).eval()
 
 
+def tiny_dynunet() -> DynUNet:
+    torch.manual_seed(0)
+    return DynUNet(3, 1, 3, kernel_size=[3] * 5, strides=[1, 2, 2, 2, 1], upsample_kernel_size=[2, 2, 2, 1],
+                   filters=[4, 8, 16, 32, 64], norm_name="instance").eval()
+
+
 def tiny_segresnet() -> SegResNet:
     torch.manual_seed(0)
     return SegResNet(3, init_filters=4, in_channels=1, out_channels=3, blocks_down=(1, 1, 1, 1), blocks_up=(1, 1, 1),
                      norm="instance").eval()
 
 
-@pytest.mark.parametrize("make", [tiny_unet, tiny_segresnet])
+@pytest.mark.parametrize("make", [tiny_unet, tiny_dynunet, tiny_segresnet])
 @pytest.mark.parametrize("level", [1, 2, 3])
 def test_back_of_front_is_the_network(make, level):
     network = make()

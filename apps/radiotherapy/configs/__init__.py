@@ -1,6 +1,7 @@
 """One ``TaskConfig`` per method; ``CONFIGS`` names them for ``--conf models``."""
 
 from apps.radiotherapy.configs.gaussian_click import GaussianClickConfig
+from apps.radiotherapy.configs.online import OnlineConfig
 from apps.radiotherapy.configs.segmentation import SegmentationConfig
 from apps.radiotherapy.configs.slice_propagation import SlicePropagationConfig
 
@@ -8,4 +9,5 @@ CONFIGS = {
     "segmentation": SegmentationConfig,
     "gaussian_click": GaussianClickConfig,
     "slice_propagation": SlicePropagationConfig,
+    "online": OnlineConfig,
 }
