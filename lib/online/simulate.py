@@ -49,7 +49,7 @@ from lib.segmentation.network import segmentation_unet  # noqa: E402
 from lib.segmentation.predict import predict_file  # noqa: E402
 
 SESSION_SEED = 300
-BOX_MARGIN = 8
+BOX_MARGIN = 16
 
 
 def correction_box(truth: np.ndarray, margin: int = BOX_MARGIN) -> tuple[slice, slice, slice]:
@@ -77,7 +77,7 @@ def predict_with(trainer: OnlineTrainer, image: Path, shape: tuple[int, ...]) ->
     return predict_file(network, image)[0]
 
 
-def run_session(out: Path, images: int, epochs_per_image: int, seed: int = 0) -> dict:
+def run_session(out: Path, images: int, epochs_per_image: int, seed: int = 0, margin: int = BOX_MARGIN) -> dict:
     """Simulate the session; return per-image rows and the trainer's final status."""
     data = out / "datastore"
     write_datastore(data, images, SESSION_SEED, prefix="online")
@@ -91,7 +91,7 @@ def run_session(out: Path, images: int, epochs_per_image: int, seed: int = 0) ->
         truth_file = nib.load(str(data / "labels" / "final" / image.name))
         truth = np.asarray(truth_file.dataobj).astype(np.uint8)
         prediction = predict_with(trainer, image, truth.shape)
-        box = correction_box(truth)
+        box = correction_box(truth, margin)
         row = {"image": n + 1, "id": image.name.removesuffix(".nii.gz")}
         for name, value in LABELS.items():
             p, t = prediction == value, truth == value
@@ -171,14 +171,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("results/online_session"))
     parser.add_argument("--work", type=Path, default=Path("build/online_session"), help="datastore and trainer files")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--margin", type=int, default=BOX_MARGIN, help="voxels around the structures the user corrects")
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
     start = time.time()
-    session = run_session(args.work, args.images, args.epochs_per_image, args.seed)
+    session = run_session(args.work, args.images, args.epochs_per_image, args.seed, args.margin)
     result = {
         "description": (
             f"{args.images} phantoms (seeds {SESSION_SEED}+) arrive one at a time; the user corrects the prediction of "
-            f"the current best model inside the structures' box (+{BOX_MARGIN} voxels) and saves it as a corrective "
+            f"the current best model inside the structures' box (+{args.margin} voxels) and saves it as a corrective "
             f"annotation; the trainer then runs {args.epochs_per_image} epochs (the paper's rules: split, epoch length, "
             "save on a better validation Dice) on every annotation so far. Dice: whole image, against the truth."
         ),
