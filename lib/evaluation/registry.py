@@ -23,6 +23,11 @@ _FACTORIES: dict[str, SegmenterFactory | str] = {
     "gaussian_click_2d": "lib.gaussian_click.segmenter:gaussian_click_2d",
     "gaussian_click_3d": "lib.gaussian_click.segmenter:gaussian_click_3d",
     "remote": "lib.evaluation.remote:RemoteSegmenter",
+    "din": "lib.din.segmenter:din",
+    "din_exp_short": "lib.din.segmenter:din_exp_short",
+    "din_edt_short": "lib.din.segmenter:din_edt_short",
+    "din_gdt_short": "lib.din.segmenter:din_gdt_short",
+    "din_input_only_short": "lib.din.segmenter:din_input_only_short",
 }
 
 

@@ -1,5 +1,6 @@
 """One ``TaskConfig`` per method; ``CONFIGS`` names them for ``--conf models``."""
 
+from apps.radiotherapy.configs.din import DinConfig
 from apps.radiotherapy.configs.gaussian_click import GaussianClickConfig
 from apps.radiotherapy.configs.online import OnlineConfig
 from apps.radiotherapy.configs.segmentation import SegmentationConfig
@@ -10,4 +11,5 @@ CONFIGS = {
     "gaussian_click": GaussianClickConfig,
     "slice_propagation": SlicePropagationConfig,
     "online": OnlineConfig,
+    "din": DinConfig,
 }

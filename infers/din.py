@@ -1,0 +1,137 @@
+"""DIN interactive segmentation: the infer task (3D, clicks, optional boxes).
+
+Declared as MONAI Label's ``InferType.DEEPGROW``, ``dimension`` 3, label ``["gtv"]``, so the
+stock Slicer extension's SmartEdit panel and OHIF's MONAI Label panel offer it among the
+click models. Request params:
+
+- ``foreground`` / ``background``: ``[[i, j, k], ...]`` voxel indices of the image as stored
+  (DeepEdit style ``{"label": "gtv", "gtv": [[i, j, k]]}`` is read as foreground too);
+- ``sigma``: ExpDT sigma in model voxels (3 x 3 x 6 mm), one number or three in (X, Y, Z)
+  order; default the trained (5, 5, 1), which is the paper's (z, y, x) = (1, 5, 5);
+- ``gamma``: ExpDT value at a click (default the trained 1);
+- ``boxes``: ``[[[i0, j0, k0], [i1, j1, k1]], ...]`` inclusive voxel corners; inference runs
+  inside them only and the answer is 0 elsewhere (the paper's DINs-box);
+- ``use_cache``: false loads and pre-processes on every request (the plain MONAI Label way).
+
+The answer is a {0, 1} label (1 = GTV) on the image's own grid. Flow, outside MONAI's
+``Compose`` (which would wrap a ``ValueError``): clicks and params are parsed and checked
+first (bad -> HTTP 422 naming what is wrong), then the image comes from the session cache
+or is loaded (unreadable -> 415), then clicks and boxes are checked against its size (422).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from fastapi import HTTPException
+from monai.data import MetaTensor
+from monailabel.interfaces.tasks.infer_v2 import InferType
+from monailabel.tasks.infer.basic_infer import BasicInferTask
+from monailabel.utils.others.generic import strtobool
+
+from infers.errors import HttpErrors, UnreadableImageError
+from lib.din.guides import GuideSettings
+from lib.din.network import din_network
+from lib.din.predict import parse_boxes, segment_prepared, settings_of
+from lib.din.preprocess import CACHE_TAG, PreparedImage, prepare_file
+from lib.interaction.clicks import parse_clicks
+from lib.session_cache import SessionCache, file_key, shared_cache
+
+LABEL = "gtv"
+
+
+def foreground_keys(params: dict[str, Any]) -> tuple[str, ...]:
+    """``"foreground"``, and DeepEdit style ``"gtv"`` when the request's label is the GTV."""
+    return ("foreground", LABEL) if params.get("label") in (None, LABEL) else ("foreground",)
+
+
+class Din(HttpErrors, BasicInferTask):
+    """Segment the GTV from foreground / background clicks (and optional boxes).
+
+    Args:
+        path: weights files; the last existing one is served (shipped, then server-trained).
+        network: the network the weights go into; default :func:`lib.din.network.din_network`.
+        cache: the cache of prepared images; default the process-wide one.
+        use_cache: the default of the ``use_cache`` request flag.
+    """
+
+    def __init__(
+        self,
+        path: str | Sequence[str],
+        network: torch.nn.Module | None = None,
+        cache: SessionCache | None = None,
+        use_cache: bool = True,
+        description: str | None = None,
+    ):
+        super().__init__(
+            path=path,
+            network=network if network is not None else din_network(),
+            type=InferType.DEEPGROW,
+            labels=[LABEL],
+            dimension=3,
+            description=description or "DIN: deep interactive network (ExpDT guides); click a GTV, optional boxes",
+            config={"use_cache": use_cache, "sigma": None, "gamma": None},
+            load_strict=True,
+        )
+        self.cache = cache if cache is not None else shared_cache()
+
+    def is_valid(self) -> bool:
+        """Offered to clients only once weights exist (never an untrained network)."""
+        return self.get_path() is not None
+
+    def pre_transforms(self, data=None) -> Sequence[Callable]:
+        return []  # see run_pre_transforms: the prepared image comes from the session cache
+
+    def post_transforms(self, data=None) -> Sequence[Callable]:
+        return []
+
+    def settings(self) -> GuideSettings:
+        """The guide settings saved with the served weights."""
+        path = self.get_path()
+        return settings_of(path) if path else GuideSettings()
+
+    def run_pre_transforms(self, data: dict[str, Any], transforms) -> dict[str, Any]:
+        """Clicks and params checked, then the image in model space (cached), then against its size."""
+        if self.get_path() is None:
+            raise HTTPException(status_code=404, detail="model has no weights yet: train it with python -m lib.din.train")
+        keys = foreground_keys(data)
+        clicks = parse_clicks(data, foreground_keys=keys)
+        if not clicks:
+            raise ValueError("no clicks: give at least one foreground click as 'foreground': [[i, j, k]]")
+        settings = self.settings().with_request(data.get("sigma"), data.get("gamma"))
+        parse_boxes(data.get("boxes"), None)  # the form, before loading the image
+        prepared = self._prepared(data)
+        data["clicks"] = parse_clicks(data, spatial_shape=prepared.input_shape, foreground_keys=keys)
+        data["din_boxes"] = parse_boxes(data.get("boxes"), prepared.input_shape)
+        data["din_settings"] = settings
+        data["prepared"] = prepared
+        return data
+
+    def _prepared(self, data: dict[str, Any]) -> PreparedImage:
+        """The request's image in model space, from the cache unless ``use_cache`` is false."""
+        path = data.get("image_path") or data.get("image")
+        if not isinstance(path, str):
+            raise UnreadableImageError(f"the request's image must be a file path, got {type(path).__name__}")
+        try:
+            if not strtobool(str(data.get("use_cache", True))):
+                return prepare_file(path)
+            return self.cache.get_or_load(file_key(path, CACHE_TAG), lambda: prepare_file(path))
+        except Exception as error:  # the reader's own error about the client's file, whatever its type
+            raise UnreadableImageError(f"cannot read image '{path}' as a 3D volume: {error}") from error
+
+    def run_inferer(self, data: dict[str, Any], convert_to_batch=True, device="cuda") -> dict[str, Any]:
+        network = self._get_network(device, data)
+        prepared: PreparedImage = data.pop("prepared")
+        probability = segment_prepared(
+            network, prepared, data["clicks"], data.pop("din_settings"), data.pop("din_boxes"), device
+        )
+        label = torch.from_numpy((probability > 0.5).astype(np.uint8))
+        data["pred"] = MetaTensor(label, affine=torch.as_tensor(prepared.input_affine))
+        return data
+
+    def writer(self, data, extension=None, dtype=None):
+        data.pop("clicks", None)
+        return super().writer(data, extension, dtype or "uint8")

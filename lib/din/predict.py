@@ -1,0 +1,239 @@
+"""Segment with DIN: a prepared image + clicks (+ optional boxes) -> probability on the input grid.
+
+- Whole-volume mode: the network sees the whole model-space image (padded at the far end of
+  each axis to multiples of :data:`lib.din.network.SIZE_DIVISOR` with air), every click guides it.
+- Box mode (the paper's "DINs-box"): the user gives one or more bounding boxes; each box of
+  model space is segmented on its own, with the clicks inside it, and the answer is 0
+  outside every box (overlaps take the larger probability). Boxes are ``[[i0, j0, k0],
+  [i1, j1, k1]]``, two opposite corners in voxel indices of the INPUT image, both inclusive.
+
+Guides are computed on the grid the network sees (the padded volume or box), so ExpDT is
+the same wherever it is computed and EDT / GDT depend on that grid's size, as in the paper.
+With no click at all the answer is 0 everywhere (nothing was asked for).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lib.din.guides import GuideSettings, guide_maps
+from lib.din.network import SIZE_DIVISOR, checkpoint_settings, load_network
+from lib.din.preprocess import CACHE_TAG, PAD_VALUE, PreparedImage, prepare_file
+from lib.interaction.clicks import Click
+from lib.interaction.coordinates import map_points
+from lib.session_cache import SessionCache, file_key, session_key, shared_cache
+
+Box = tuple[slice, slice, slice]
+
+
+def padded_size(shape: Sequence[int], divisor: Sequence[int] = SIZE_DIVISOR) -> tuple[int, int, int]:
+    """Each of (X, Y, Z) rounded up to a multiple of its divisor."""
+    return tuple(max(d, int(math.ceil(n / d)) * d) for n, d in zip(shape, divisor))  # type: ignore[return-value]
+
+
+def parse_boxes(
+    value: object, input_shape: Sequence[int] | None
+) -> list[tuple[tuple[int, int, int], tuple[int, int, int]]]:
+    """Request boxes ``[[[i0, j0, k0], [i1, j1, k1]], ...]`` as (low, high) inclusive corners.
+
+    Args:
+        value: the request's ``boxes``: a list of boxes, each two opposite corners; None or []
+            means no box (whole-volume mode).
+        input_shape: (X, Y, Z) size of the input image; corners must lie inside it. None
+            checks the form only (before the image is loaded).
+
+    Returns:
+        One (low, high) pair per box, low <= high per axis.
+
+    Raises:
+        ValueError: a malformed box or a corner outside the image, named with its index.
+    """
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ValueError(f"boxes must be a list of [[i0, j0, k0], [i1, j1, k1]], got {value!r}")
+    boxes = []
+    for n, box in enumerate(value):
+        ok = isinstance(box, Sequence) and not isinstance(box, (str, bytes)) and len(box) == 2 and all(
+            isinstance(c, Sequence) and not isinstance(c, (str, bytes)) and len(c) == 3
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in c)
+            for c in box
+        )
+        if not ok:
+            raise ValueError(f"boxes[{n}] = {box!r} is not two corners [[i0, j0, k0], [i1, j1, k1]]")
+        a, b = (np.rint(np.asarray(c, dtype=float)).astype(int) for c in box)
+        low, high = np.minimum(a, b), np.maximum(a, b)
+        if input_shape is not None and ((low < 0).any() or (high >= np.asarray(input_shape)).any()):
+            raise ValueError(
+                f"boxes[{n}] = {box!r} is outside the image of size {[int(v) for v in input_shape]} "
+                "(corners are inclusive voxel indices)"
+            )
+        boxes.append((tuple(int(v) for v in low), tuple(int(v) for v in high)))
+    return boxes  # type: ignore[return-value]
+
+
+def box_to_model(prepared: PreparedImage, low: Sequence[int], high: Sequence[int]) -> Box:
+    """The model-space box covering an input-space box (all of its voxels, each half a voxel wide)."""
+    corners = np.array(np.meshgrid(*zip(np.asarray(low) - 0.5, np.asarray(high) + 0.5), indexing="ij")).reshape(3, -1).T
+    inside = map_points(corners, prepared.input_affine, prepared.image.affine, round=False)
+    shape = np.asarray(prepared.spatial_shape)
+    first = np.clip(np.floor(inside.min(axis=0) + 0.5).astype(int), 0, shape - 1)
+    last = np.clip(np.ceil(inside.max(axis=0) - 0.5).astype(int), 0, shape - 1)
+    return tuple(slice(int(a), int(b) + 1) for a, b in zip(first, np.maximum(first, last)))  # type: ignore[return-value]
+
+
+@torch.no_grad()
+def predict_volume(
+    network: torch.nn.Module,
+    image: np.ndarray,
+    clicks: Sequence[Click],
+    settings: GuideSettings,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """Foreground probability of one model-space volume.
+
+    Args:
+        network: a DIN network (eval mode is set here).
+        image: (X, Y, Z) model-space intensities.
+        clicks: voxel indices on ``image``'s grid; those outside are left out.
+        settings: the guide encoding the network was trained with (sigma / gamma may differ).
+        device: where the network runs.
+
+    Returns:
+        (X, Y, Z) float32 softmax probability of the foreground class.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    size = padded_size(image.shape)
+    padded = np.full((1, *size), PAD_VALUE, dtype=np.float32)
+    padded[(0, *(slice(0, n) for n in image.shape))] = image
+    inside = [c for c in clicks if all(0 <= v < n for v, n in zip(c.index, image.shape))]
+    guides = guide_maps(padded, inside, settings)
+    inputs = torch.from_numpy(np.concatenate([padded, guides])[None]).to(device)
+    network.eval()
+    probability = torch.softmax(network(inputs), dim=1)[0, 1]
+    return probability[tuple(slice(0, n) for n in image.shape)].float().cpu().numpy()
+
+
+def segment_prepared(
+    network: torch.nn.Module,
+    prepared: PreparedImage,
+    clicks: Sequence[Click],
+    settings: GuideSettings,
+    boxes: Sequence[tuple[Sequence[int], Sequence[int]]] = (),
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """Segment a prepared image with clicks (and boxes) on its input grid.
+
+    Args:
+        network: the DIN network.
+        prepared: the image in model space.
+        clicks: voxel indices (i, j, k) of the INPUT image, foreground and background.
+        settings: guide encoding (kind, sigma in model voxels (X, Y, Z), gamma).
+        boxes: (low, high) inclusive input-space corners (:func:`parse_boxes`); empty: whole volume.
+        device: where the network runs.
+
+    Returns:
+        (X, Y, Z) float32 probability on the input grid; 0 outside the boxes in box mode.
+
+    Raises:
+        ValueError: a click outside the image (named).
+    """
+    if not list(clicks):
+        return np.zeros(prepared.input_shape, dtype=np.float32)
+    model_clicks = prepared.clicks_to_model(clicks)
+    volume = prepared.image[0].numpy()
+    if not boxes:
+        return prepared.to_input_grid(predict_volume(network, volume, model_clicks, settings, device))
+    model_space = np.zeros(prepared.spatial_shape, dtype=np.float32)
+    covered = np.zeros(prepared.spatial_shape, dtype=bool)
+    for low, high in boxes:
+        box = box_to_model(prepared, low, high)
+        start = [b.start for b in box]
+        local = [Click(tuple(v - s for v, s in zip(c.index, start)), c.positive) for c in model_clicks]  # type: ignore[misc]
+        answer = predict_volume(network, volume[box], local, settings, device)
+        np.maximum(model_space[box], answer, out=model_space[box])
+        covered[box] = True
+    points = np.argwhere(covered)
+    union = tuple(slice(int(a), int(b) + 1) for a, b in zip(points.min(axis=0), points.max(axis=0)))
+    grid = prepared.to_input_grid(model_space, prepared.input_region(union))  # type: ignore[arg-type]
+    inside = np.zeros(prepared.input_shape, dtype=bool)
+    for low, high in boxes:
+        inside[tuple(slice(a, b + 1) for a, b in zip(low, high))] = True
+    return np.where(inside, grid, 0.0).astype(np.float32)
+
+
+class DinSegmenter:
+    """A DIN model with its guide settings and a cache of prepared images.
+
+    Args:
+        network: the network.
+        settings: the guide encoding it was trained with.
+        cache: where prepared images are kept; default the process-wide :func:`shared_cache`.
+        use_cache: False loads and pre-processes the image on every call (the plain way).
+        device: where the network runs.
+    """
+
+    def __init__(
+        self,
+        network: torch.nn.Module,
+        settings: GuideSettings | None = None,
+        cache: SessionCache | None = None,
+        use_cache: bool = True,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.network = network.to(device).eval()
+        self.settings = settings or GuideSettings()
+        self.cache = cache if cache is not None else shared_cache()
+        self.use_cache = use_cache
+        self.device = device
+
+    @classmethod
+    def from_weights(cls, weights: str | Path, **options: object) -> DinSegmenter:
+        """A segmenter with the network and guide settings of a ``weights.pt``."""
+        device = options.get("device", "cpu")
+        return cls(load_network(weights, device), settings_of(weights), **options)  # type: ignore[arg-type]
+
+    def prepare(self, source: str | Path | PreparedImage, session_id: str | None = None) -> PreparedImage:
+        """The image in model space: from the cache when the same file (or session) was seen."""
+        if isinstance(source, PreparedImage):
+            return source
+        if not self.use_cache:
+            return prepare_file(source)
+        key = session_key(session_id, CACHE_TAG) if session_id else file_key(source, CACHE_TAG)
+        return self.cache.get_or_load(key, lambda: prepare_file(source))
+
+    def segment(
+        self,
+        source: str | Path | PreparedImage,
+        clicks: Sequence[Click],
+        boxes: Sequence[tuple[Sequence[int], Sequence[int]]] = (),
+        sigma: object = None,
+        gamma: object = None,
+    ) -> np.ndarray:
+        """(X, Y, Z) float32 foreground probability on the input grid (see the module doc)."""
+        settings = self.settings.with_request(sigma, gamma)
+        return segment_prepared(self.network, self.prepare(source), clicks, settings, boxes, self.device)
+
+
+def settings_of(weights: str | Path) -> GuideSettings:
+    """The guide settings saved in a ``weights.pt`` (ExpDT defaults when absent)."""
+    saved = checkpoint_settings(weights)
+    return GuideSettings(
+        str(saved.get("guide", "exp")), tuple(saved.get("sigma", GuideSettings().sigma)), float(saved.get("gamma", 1.0))
+    )
+
+
+__all__ = [
+    "DinSegmenter",
+    "box_to_model",
+    "padded_size",
+    "parse_boxes",
+    "predict_volume",
+    "segment_prepared",
+    "settings_of",
+]
