@@ -14,13 +14,26 @@ the image comes from the session cache or is loaded (unreadable -> 415), then th
 are checked against the image size (outside -> 422 naming the click). The request flag
 ``"use_cache": false`` (or the task's config) loads and pre-processes on every request
 instead, the plain MONAI Label way, for comparison.
+
+The 3D model corrects locally (:mod:`lib.gaussian_click.local_correction`): each click that
+contradicts the previous answer changes that answer only near itself. A DeepGrow request
+carries only clicks, not in the order they were made, so the previous answer comes with the
+request as MONAI Label's label upload (``client.infer(..., label_in=previous.nii.gz)``, any
+non-zero voxel is the structure, on the image's grid; name the structure's clicks
+``"foreground"`` then, as a ``"label"`` param would replace the upload's path); it needs no
+click order, as the correction clicks are those the previous answer contradicts. Without
+an upload (the stock SmartEdit panel sends none) the whole answer is the network's, with the
+click labels and connected-component rules applied: the first answer of a session, as in
+the harness.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import nibabel as nib
 import numpy as np
 import torch
 from fastapi import HTTPException
@@ -30,6 +43,8 @@ from monailabel.tasks.infer.basic_infer import BasicInferTask
 from monailabel.utils.others.generic import strtobool
 
 from infers.errors import HttpErrors, UnreadableImageError
+from lib.evaluation.protocol import spacing_of
+from lib.gaussian_click.local_correction import correct_locally
 from lib.gaussian_click.network import gaussian_click_net
 from lib.gaussian_click.predict import segment_prepared
 from lib.gaussian_click.preprocess import PreparedImage, prepare_file
@@ -103,7 +118,28 @@ class GaussianClick(HttpErrors, BasicInferTask):
         prepared = self._prepared(data)
         data["clicks"] = parse_clicks(data, spatial_shape=prepared.input_shape, foreground_keys=keys)
         data["prepared"] = prepared
+        data["previous"] = self._previous(data, prepared)
         return data
+
+    def _previous(self, data: dict[str, Any], prepared: PreparedImage) -> np.ndarray | None:
+        """(X, Y, Z) bool previous answer the request uploaded as its label file, or None (3D only).
+
+        MONAI Label puts an uploaded label's temporary path under ``"label"``; a structure name
+        there (DeepEdit style, see :func:`foreground_keys`) is no file and means no upload.
+        """
+        path = data.get("label")
+        if self.dims != 3 or not isinstance(path, str) or path in LABELS or not os.path.isfile(path):
+            return None
+        try:
+            previous = np.asarray(nib.load(path).dataobj)
+        except Exception as error:  # the reader's own error about the client's file, whatever its type
+            raise ValueError(f"cannot read the uploaded previous label: {error}") from error
+        if previous.ndim > 3 and all(n == 1 for n in previous.shape[3:]):
+            previous = previous.reshape(previous.shape[:3])  # (X, Y, Z, 1) as some writers store a label
+        if previous.shape != tuple(prepared.input_shape):
+            raise ValueError(f"the uploaded previous label has shape {previous.shape}, "
+                             f"the image {tuple(prepared.input_shape)}")
+        return previous != 0
 
     def _prepared(self, data: dict[str, Any]) -> PreparedImage:
         """The request's image in model space, from the cache unless ``use_cache`` is false."""
@@ -124,7 +160,10 @@ class GaussianClick(HttpErrors, BasicInferTask):
     def run_inferer(self, data: dict[str, Any], convert_to_batch=True, device="cuda") -> dict[str, Any]:
         network = self._get_network(device, data)
         prepared: PreparedImage = data.pop("prepared")
+        previous = data.pop("previous", None)
         probability = segment_prepared(network, prepared, data["clicks"], device=device)
+        if self.dims == 3:
+            probability = correct_locally(probability, data["clicks"], previous, spacing_of(prepared.input_affine))
         label = torch.from_numpy((probability > 0.5).astype(np.uint8))
         data["pred"] = MetaTensor(label, affine=torch.as_tensor(prepared.input_affine))
         return data

@@ -17,6 +17,11 @@ def _dice_rows(validation: dict, excluded: list[str]) -> list[str]:
     return rows
 
 
+def _listed(items: list[str]) -> str:
+    """``["1", "2", "5"]`` -> ``"1, 2 and 5"``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def write_model_card(metrics: dict, path: Path) -> None:
     """Data, command, time and validation Dice after 1, 2 and 5 clicks of a trained model."""
     validation = metrics["validation"]
@@ -33,6 +38,10 @@ def write_model_card(metrics: dict, path: Path) -> None:
         f"{metrics['parameters']:,} parameters.",
         f"Model space: RAS, {metrics['spacing_mm']} mm (0 = the input's), CT [-200, 200] HU -> [-1, 1];",
         f"at inference it sees {window}. Weights: `weights.pt` (`{{\"model\": state_dict}}`).",
+        *(["After the first foreground click, each click corrects the previous answer only near itself",
+           "(`lib/gaussian_click/local_correction.py`; the server does the same when a request uploads",
+           "the previous answer)."]
+          if dims == 3 else []),
         "",
         "## Data",
         "Generated CT phantoms (`lib/phantom`), orientations cycling RAS / LPS / oblique, one binary",
@@ -44,11 +53,12 @@ def write_model_card(metrics: dict, path: Path) -> None:
         "## Training (the paper's procedure)",
         f"- Command: `{metrics['command']}`",
         f"- Time: {metrics['train_minutes']:.1f} min, {metrics['steps']} steps on {metrics['machine']}",
+        *([f"- Fine-tuned from `{metrics['init']}`."] if metrics.get("init") else []),
         f"- Max interactions K = {metrics['max_interactions']} (click k added with probability 1 - k/K, "
         f"first click against an empty prediction), batch {metrics['batch_size']}, Adam lr {metrics['lr']:g} "
         f"(fixed), Dice loss, seed {metrics['seed']}.",
         f"- Best checkpoint: step {metrics['best_step']} by mean validation Dice of the trained structures "
-        "at 1, 2 and 5 clicks.",
+        f"at {_listed(clicks)} clicks.",
         "",
         "## Validation Dice after n simulated clicks (per window, best checkpoint)",
         "",

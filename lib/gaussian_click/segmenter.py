@@ -5,8 +5,11 @@
 The harness gives clicks oldest first, so the 2D model segments the slice of the NEWEST
 click (``anchor=clicks[-1]``) with the clicks on that slice, and keeps the previous answer on
 every other slice (a user works slice by slice; what was done elsewhere stays). The 3D model
-answers the region around all clicks and is stateless. With no foreground click yet the
-answer is the previous one (or all zeros): the paper's model needs a foreground click.
+answers the region around all clicks, and the newest click corrects the previous answer only
+near itself (:func:`lib.gaussian_click.local_correction.correct_locally`; the server's 3D
+infer task does the same with the previous label a request uploads). With no foreground
+click yet the answer is the previous one (or all zeros): the paper's model needs a
+foreground click.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch
 
 from lib.evaluation.protocol import Case
 from lib.gaussian_click.inputs import paste_from_window
+from lib.gaussian_click.local_correction import CORRECTION_MARGIN_MM, correct_locally
 from lib.gaussian_click.network import load_network
 from lib.gaussian_click.predict import answer_window, segment_prepared
 from lib.gaussian_click.preprocess import PreparedImage, prepare_array
@@ -41,6 +45,8 @@ class GaussianClickSegmenter:
         network: a network to use instead of loading ``weights`` (tests).
         device: where the network runs.
         name: the method's name in reports; default ``gaussian_click_<dims>d``.
+        margin_mm: 3D only, added to a correction click's depth to give the radius it may
+            change (:func:`lib.gaussian_click.local_correction.correct_locally`).
     """
 
     def __init__(
@@ -50,6 +56,7 @@ class GaussianClickSegmenter:
         network: torch.nn.Module | None = None,
         device: str = "cpu",
         name: str | None = None,
+        margin_mm: float = CORRECTION_MARGIN_MM,
     ) -> None:
         if dims not in (2, 3):
             raise ValueError(f"dims must be 2 or 3, got {dims!r}")
@@ -57,6 +64,7 @@ class GaussianClickSegmenter:
         self.device = device
         self.network = network if network is not None else load_network(weights or shipped_weights(dims), dims, device)
         self.name = name or f"gaussian_click_{dims}d"
+        self.margin_mm = float(margin_mm)
         self._prepared: tuple[str, int, PreparedImage] | None = None
 
     def _prepare(self, case: Case) -> PreparedImage:
@@ -73,7 +81,7 @@ class GaussianClickSegmenter:
         prepared = self._prepare(case)
         answer = segment_prepared(self.network, prepared, clicks, clicks[-1], self.device)
         if self.dims == 3:
-            return answer
+            return correct_locally(answer, clicks, previous, case.spacing, self.margin_mm)
         covered = self._covered(prepared, clicks)
         return np.where(covered, answer, base).astype(np.float32)
 

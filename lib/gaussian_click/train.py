@@ -3,6 +3,8 @@
     python -m lib.gaussian_click.train --out models/gaussian_click_2d --dims 2 --minutes 30
     python -m lib.gaussian_click.train --out models/gaussian_click_3d --dims 3 --minutes 30
     python -m lib.gaussian_click.train --out build/gc_unseen --exclude-structure gtv   # unseen test
+    python -m lib.gaussian_click.train --out models/gaussian_click_3d_v2 --dims 3 \
+        --init models/gaussian_click_3d/weights.pt --max-interactions 15   # fine-tune
 
 Writes training and validation phantoms under ``--data`` (seeds 100+ and 800+, shared with
 the automatic model's command; seeds 900+ stay held out), caches them in model space, and
@@ -10,9 +12,10 @@ trains on random windows of one structure each (:mod:`lib.gaussian_click.samples
 paper's procedure (:mod:`lib.gaussian_click.click_loop`): K prediction rounds adding
 simulated clicks, then one step with the Dice loss; Adam, lr 1e-4 fixed (``--lr`` overrides
 it, e.g. to try a larger rate on a short CPU budget; the card records the value used);
-seed 4242. Every ``--val-every`` steps the model is validated (Dice after 1, 2, 5 clicks);
+seed 4242. Every ``--val-every`` steps the model is validated (Dice after ``--val-clicks``, 1, 2, 5);
 the best one is written at once to ``weights.pt`` (temp + rename), then ``metrics.json`` and
-``MODEL_CARD.md`` at the end.
+``MODEL_CARD.md`` at the end. ``--init`` starts from existing weights (fine-tuning); those
+are validated first, at step 0, so a fine-tune never keeps a checkpoint worse than its start.
 """
 
 from __future__ import annotations
@@ -37,10 +40,10 @@ from monai.utils import set_determinism
 from lib.atomic import save_weights_atomic, write_atomically
 from lib.gaussian_click.click_loop import MAX_INTERACTIONS_CHOICES, train_step
 from lib.gaussian_click.model_card import write_model_card
-from lib.gaussian_click.network import default_features, gaussian_click_net
+from lib.gaussian_click.network import default_features, gaussian_click_net, load_network
 from lib.gaussian_click.preprocess import model_space_transforms, model_spacing
 from lib.gaussian_click.samples import RandStructureSampled, structure_values
-from lib.gaussian_click.validate import ValidationSet, evaluate, validation_set
+from lib.gaussian_click.validate import VALIDATION_CLICKS, ValidationSet, evaluate, validation_set
 from lib.machine import describe_machine
 from lib.phantom.datastore import write_datastore
 from lib.segmentation.train import TRAIN_SEED, VAL_SEED, datalist
@@ -82,8 +85,12 @@ def train(
     seed: int,
     device: str,
     max_steps: int | None = None,
+    validate_start: bool = False,
+    val_clicks: Sequence[int] = VALIDATION_CLICKS,
 ) -> dict:
     """The training loop; writes ``out/weights.pt`` whenever validation improves.
+
+    ``validate_start`` validates the network as given, at step 0, before any step (fine-tuning).
 
     Returns:
         ``{"history", "best_step", "best_state", "validation", "steps", "train_minutes"}``.
@@ -98,7 +105,7 @@ def train(
     start, step, losses = time.time(), 0, []
 
     def validate() -> None:
-        result = evaluate(network, validation, structures, seed=seed, device=device)
+        result = evaluate(network, validation, structures, seed=seed, device=device, clicks_at=val_clicks)
         row = {"step": step, "minutes": (time.time() - start) / 60, "loss": float(np.mean(losses)) if losses else None,
                "val": result["dice"], "score": result["score"]}
         if result["score"] > best["score"]:
@@ -109,6 +116,8 @@ def train(
         losses.clear()
         print(json.dumps(row), flush=True)
 
+    if validate_start:
+        validate()
     done = False
     while not done:
         for batch in loader:
@@ -124,6 +133,17 @@ def train(
                 break
     return {"history": history, "best_step": best["step"], "best_state": best["state"],
             "validation": best["validation"], "steps": step, "train_minutes": (time.time() - start) / 60}
+
+
+def parse_clicks_at(text: str) -> tuple[int, ...]:
+    """``"1,2,5"`` -> (1, 2, 5); each a number of clicks >= 1."""
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise SystemExit(f"--val-clicks must be numbers of clicks >= 1 separated by commas, got {text!r}")
+    return values
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -143,9 +163,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--exclude-structure", action="append", default=[], metavar="NAME",
                         help="leave a structure out of training (repeatable); it is still validated, as unseen")
     parser.add_argument("--val-every", type=int, default=100, help="validate every this many steps")
+    parser.add_argument("--val-clicks", default=",".join(map(str, VALIDATION_CLICKS)),
+                        help="validate (and choose the best checkpoint by) Dice after these numbers of clicks")
     parser.add_argument("--val-slices", type=int, default=6, help="2D validation slices per structure and case")
     parser.add_argument("--random-prob", type=float, default=0.1, help="share of windows placed anywhere")
     parser.add_argument("--max-steps", type=int, help="stop after this many steps (tests)")
+    parser.add_argument("--init", help="start from this weights.pt (fine-tune) instead of random weights")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return parser.parse_args(argv)
 
@@ -161,12 +184,16 @@ def main(argv: Sequence[str] | None = None) -> dict:
     write_datastore(data / "train", args.train_cases, TRAIN_SEED, prefix="train")
     write_datastore(data / "val", args.val_cases, VAL_SEED, prefix="val")
     batch_size = args.batch_size or DEFAULT_BATCH[args.dims]
+    val_clicks = parse_clicks_at(args.val_clicks)
 
     network = gaussian_click_net(args.dims).to(args.device)
+    if args.init:
+        network = load_network(args.init, args.dims, args.device)
     loader = train_loader(data / "train", args.dims, structures, batch_size, args.random_prob, args.seed)
     validation = load_validation(data / "val", args.dims, args.val_slices)
     result = train(network, loader, validation, list(structures), out, args.minutes, args.max_interactions,
-                   args.lr, args.val_every, args.seed, args.device, args.max_steps)
+                   args.lr, args.val_every, args.seed, args.device, args.max_steps,
+                   validate_start=bool(args.init), val_clicks=val_clicks)
 
     metrics = {
         "command": "python -m lib.gaussian_click.train " + shlex.join(sys.argv[1:] if argv is None else list(argv)),
@@ -176,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "spacing_mm": list(model_spacing(args.dims)),
         "structures": list(structures),
         "excluded": list(args.exclude_structure),
+        "init": args.init,
         "max_interactions": args.max_interactions,
         "batch_size": batch_size,
         "lr": args.lr,

@@ -39,7 +39,7 @@ import torch
 
 from lib.gaussian_click.preprocess import PreparedImage
 from lib.propagation.fusion import FusionModule
-from lib.propagation.propagate import WindowEdit, base_probabilities, propagate_edits
+from lib.propagation.propagate import NEAR_RULES, WindowEdit, base_probabilities, propagate_edits
 from lib.propagation.split import SplitFeatures, SplitNetwork
 from lib.propagation.update import UpdateReport, UpdateSettings
 from lib.segmentation.transforms import TRAIN_PATCH
@@ -130,6 +130,8 @@ class PropagationEngine:
         fusion: a trained fusion module for this network and level; None: direct update.
         settings: how features are optimised.
         near_slices: image slices on each side of an edit answered by the update.
+        near_rule: how near slices are answered as edits accumulate
+            (:data:`lib.propagation.propagate.NEAR_RULES`; ``"paper"``: by the first edit near them).
         cache: where window features are kept; None keeps none.
         tag: names the network in cache keys (e.g. its weights file and time).
     """
@@ -143,7 +145,11 @@ class PropagationEngine:
         near_slices: int = 2,
         cache: SessionCache | None = None,
         tag: Hashable = "",
+        near_rule: str = "paper",
     ) -> None:
+        if near_rule not in NEAR_RULES:
+            raise ValueError(f"near_rule must be one of {NEAR_RULES}, got {near_rule!r}")
+        self.near_rule = near_rule
         self.split = SplitNetwork(network.eval(), level)
         self.fusion = fusion.eval() if fusion is not None else None
         self.settings, self.near_slices, self.cache, self.tag = settings, near_slices, cache, tag
@@ -171,7 +177,9 @@ class PropagationEngine:
         fingerprints = tuple(_fingerprint(edits, s) for s, _ in kept)
         resume = self._resumable(key, window, fingerprints)
         with torch.enable_grad():
-            result = propagate_edits(self.split, features, [e for _, e in kept], self.fusion, self.settings, resume)
+            result = propagate_edits(
+                self.split, features, [e for _, e in kept], self.fusion, self.settings, resume, self.near_rule
+            )
         if key is not None and self.cache is not None and result.state is not None:
             self.cache.put(self._state_key(key, window), (fingerprints, result.state))
         label = self._to_input_grid(prepared, window, result.probabilities, edits)
@@ -179,7 +187,8 @@ class PropagationEngine:
 
     def _state_key(self, key: Hashable, window: Box) -> tuple:
         settings = tuple(vars(self.settings).values())
-        return (key, "propagation_state", self.tag, self.split.level, id(self.fusion), settings, _box_key(window))
+        return (key, "propagation_state", self.tag, self.split.level, id(self.fusion), settings, self.near_rule,
+                self.near_slices, _box_key(window))
 
     def _resumable(self, key: Hashable | None, window: Box, fingerprints: tuple) -> PropagationState | None:
         """The cached state of an earlier request whose edits are the first of these, if any."""

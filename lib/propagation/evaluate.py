@@ -50,7 +50,9 @@ from lib.phantom.config import LABELS  # noqa: E402
 from lib.phantom.datastore import write_datastore  # noqa: E402
 from lib.propagation.baselines import interpolate_edits, paste_edits  # noqa: E402
 from lib.propagation.engine import PropagationEngine, check_edits  # noqa: E402
+from lib.propagation.propagate import NEAR_RULES  # noqa: E402
 from lib.propagation.train_fusion import load_fusion  # noqa: E402
+from lib.propagation.update import UpdateSettings  # noqa: E402
 from lib.segmentation.evaluate import load_network  # noqa: E402
 from lib.segmentation.predict import predict_file  # noqa: E402
 from lib.segmentation.train import TEST_SEED  # noqa: E402
@@ -222,21 +224,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--cases", type=int, default=30)
     parser.add_argument("--structure", default="gtv", choices=sorted(LABELS))
     parser.add_argument("--edits", default="1,2,4")
+    parser.add_argument("--first-seed", type=int, default=TEST_SEED,
+                        help="phantom seeds from here (900+ held out; 800+ validation, for tuning)")
+    parser.add_argument("--near-rule", default="paper", choices=NEAR_RULES,
+                        help="how near slices are answered as edits accumulate (lib.propagation.propagate)")
+    parser.add_argument("--iterations", type=int, default=UpdateSettings.iterations, help="feature-update steps")
+    parser.add_argument("--lr", type=float, default=UpdateSettings.lr, help="feature-update learning rate")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
     data = Path(args.data)
-    write_datastore(data, args.cases, TEST_SEED, prefix="test")
+    prefix = "test" if args.first_seed == TEST_SEED else f"seed{args.first_seed}"
+    write_datastore(data, args.cases, args.first_seed, prefix=prefix)
     network = load_network(args.weights)
     cache = SessionCache(4, 2 * 1024**3)
-    engines = {f"direct_l{level}": PropagationEngine(network, int(level), cache=cache) for level in args.levels.split(",")}
+    options = {"settings": UpdateSettings(iterations=args.iterations, lr=args.lr), "near_rule": args.near_rule,
+               "cache": cache}
+    levels = [level for level in args.levels.split(",") if level.strip()]
+    engines = {f"direct_l{level}": PropagationEngine(network, int(level), **options) for level in levels}
     if args.fusion:
         fusion, meta = load_fusion(args.fusion)
-        engines[f"fusion_l{meta['level']}"] = PropagationEngine(network, int(meta["level"]), fusion, cache=cache)
+        engines[f"fusion_l{meta['level']}"] = PropagationEngine(network, int(meta["level"]), fusion, **options)
     ks = [int(k) for k in args.edits.split(",")]
     start = time.time()
     cases = {}
-    for image in tqdm(sorted(data.glob("*.nii.gz"))[: args.cases], desc="cases", unit="case"):
+    for image in tqdm(sorted(data.glob(f"{prefix}_*.nii.gz"))[: args.cases], desc="cases", unit="case"):
         truth_file = nib.load(str(data / "labels" / "final" / image.name))
         truth = np.asarray(truth_file.dataobj).astype(np.uint8)
         spacing = tuple(float(s) for s in truth_file.header.get_zooms()[:3])
@@ -244,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     result = {
         "name": args.name,
         "description": (
-            f"Structure `{args.structure}`; {len(cases)} held-out phantoms (seeds {TEST_SEED}+); simulated worst-slice "
+            f"Structure `{args.structure}`; {len(cases)} phantoms (seeds {args.first_seed}+); simulated worst-slice "
             f"edits (axial, the true slice); base network `{args.weights}`; fusion `{args.fusion or 'none'}`. "
             "DSC / HD95 / sens / spec: whole volume; sub: the first edited slice and 2 each side; far DSC: slices "
             "farther than 2 from every edit. s/edit: seconds per edit (features cached after the first)."

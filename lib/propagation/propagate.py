@@ -5,7 +5,10 @@ For edits e_1..e_k (in order), following the paper:
 1. ``f'_j`` = ``f'_{j-1}`` (``f'_0 = f``) optimised on ALL edits so far (backpropagation for
    activations, :mod:`lib.propagation.update`).
 2. Near voxels of e_j (its slice and the neighbours, the caller's ``near`` mask) take
-   ``back(f'_j)``, unless an earlier edit's near voxels already claimed them.
+   ``back(f'_j)``, unless an earlier edit's near voxels already claimed them (the paper's
+   rule, ``near_rule="paper"``). With ``near_rule="latest"`` every voxel near any edit so far
+   takes ``back(f'_j)`` of the newest update instead: ``f'_j`` is optimised on all the edits
+   so far, so it knows what the later edits drew next to an earlier one's neighbours.
 3. Far voxels take the mean over j of ``back(fusion(f, f'_j))``; without a fusion module (the
    direct update) the mean of ``back(f'_j)``.
 
@@ -24,6 +27,9 @@ import torch
 from lib.propagation.fusion import FusionModule
 from lib.propagation.split import SplitFeatures, SplitNetwork
 from lib.propagation.update import UpdateReport, UpdateSettings, update_features
+
+#: How near voxels are answered when edits accumulate (module doc, step 2).
+NEAR_RULES: tuple[str, ...] = ("paper", "latest")
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,16 +99,20 @@ def propagate_edits(
     fusion: FusionModule | None = None,
     settings: UpdateSettings = UpdateSettings(),
     resume: PropagationState | None = None,
+    near_rule: str = "paper",
 ) -> Propagation:
     """Class probabilities on the window after the edits (see the module doc).
 
     With no edit, the base network's probabilities. ``resume``: the state after the first
     ``resume.done`` of these same edits (from an earlier answer); only the rest are run.
+    ``near_rule``: one of :data:`NEAR_RULES` (module doc, step 2).
 
     Raises:
-        ValueError: an edit covering no voxel of the window (named by its position), or a
-            ``resume`` state with more edits than given.
+        ValueError: an edit covering no voxel of the window (named by its position), a
+            ``resume`` state with more edits than given, or an unknown ``near_rule``.
     """
+    if near_rule not in NEAR_RULES:
+        raise ValueError(f"near_rule must be one of {NEAR_RULES}, got {near_rule!r}")
     if not edits:
         return Propagation(base_probabilities(split, features), ())
     if resume is not None and resume.done > len(edits):
@@ -115,13 +125,13 @@ def propagate_edits(
     else:
         state = resume
     for n in range(state.done, len(edits)):
-        state = _one_edit(split, features, edits[n], n, state, fusion, settings)
+        state = _one_edit(split, features, edits[n], n, state, fusion, settings, near_rule)
     answer = state.far_sum / state.done
     answer[:, state.claimed] = state.near_answer[:, state.claimed]
     return Propagation(answer, state.reports, state)
 
 
-def _one_edit(split, features, edit, n, state, fusion, settings) -> PropagationState:
+def _one_edit(split, features, edit, n, state, fusion, settings, near_rule) -> PropagationState:
     """The state after edit ``n`` (see the module doc's steps 1 to 3)."""
     if not bool(edit.edited.any()):
         raise ValueError(f"edit {n} covers no voxel of the region being propagated")
@@ -131,9 +141,11 @@ def _one_edit(split, features, edit, n, state, fusion, settings) -> PropagationS
     with torch.no_grad():
         updated = split.back(f_updated, features.context)[0].softmax(0)
         far = updated if fusion is None else split.back(fusion(features.f, f_updated), features.context)[0].softmax(0)
-    near_answer = updated.clone() if state.done == 0 else state.near_answer.clone()
-    new_near = edit.near & ~state.claimed
-    near_answer[:, new_near] = updated[:, new_near]
+    if near_rule == "latest" or state.done == 0:
+        near_answer, new_near = updated.clone(), edit.near
+    else:
+        near_answer, new_near = state.near_answer.clone(), edit.near & ~state.claimed
+        near_answer[:, new_near] = updated[:, new_near]
     far_sum = far if state.done == 0 else state.far_sum + far
     return PropagationState(
         state.done + 1, target, edited, state.claimed | new_near, near_answer, far_sum, f_updated,
@@ -141,4 +153,4 @@ def _one_edit(split, features, edit, n, state, fusion, settings) -> PropagationS
     )
 
 
-__all__ = ["Propagation", "PropagationState", "WindowEdit", "base_probabilities", "propagate_edits"]
+__all__ = ["NEAR_RULES", "Propagation", "PropagationState", "WindowEdit", "base_probabilities", "propagate_edits"]

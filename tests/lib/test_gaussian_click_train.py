@@ -134,26 +134,59 @@ def test_validation_reports_unseen_structures_but_scores_trained_ones():
     assert result["score"] == pytest.approx(np.mean(list(result["dice"]["heart"].values())))
 
 
-@pytest.mark.slow
-def test_training_command_writes_weights_metrics_and_card(tmp_path):
-    from lib.gaussian_click.network import load_network
-    from lib.gaussian_click.train import main
+def tiny_training_data(tmp_path):
+    """Tiny phantoms under the names the training command expects: it writes only what is missing."""
     from lib.phantom import PhantomConfig, generate_phantom
     from lib.phantom.io import save_phantom
 
     data = tmp_path / "data"
     for folder, name, seed in (("train", "train_0100", 100), ("val", "val_0800", 800)):
-        # tiny phantoms under the names the command expects: it writes only what is missing
         phantom = generate_phantom(PhantomConfig(seed=seed, shape=(32, 32, 16), spacing=(9.0, 9.0, 12.0)))
         save_phantom(phantom, data / folder / f"{name}.nii.gz", data / folder / "labels" / "final" / f"{name}.nii.gz")
+    return data
+
+
+TINY_RUN = ["--dims", "2", "--train-cases", "1", "--val-cases", "1", "--max-interactions", "2", "--batch-size", "2",
+            "--val-every", "1", "--val-slices", "1"]
+
+
+@pytest.mark.slow
+def test_training_command_writes_weights_metrics_and_card(tmp_path):
+    from lib.gaussian_click.network import load_network
+    from lib.gaussian_click.train import main
+
+    data = tiny_training_data(tmp_path)
     out = tmp_path / "model"
-    metrics = main([
-        "--out", str(out), "--dims", "2", "--data", str(data), "--train-cases", "1", "--val-cases", "1",
-        "--max-interactions", "2", "--batch-size", "2", "--max-steps", "2", "--val-every", "1", "--val-slices", "1",
-        "--exclude-structure", "gtv",
-    ])
+    metrics = main(["--out", str(out), "--data", str(data), *TINY_RUN, "--max-steps", "2", "--exclude-structure", "gtv"])
     assert metrics["steps"] == 2 and metrics["excluded"] == ["gtv"] and metrics["lr"] == 1e-4
     assert json.loads((out / "metrics.json").read_text())["seed"] == 4242
     card = (out / "MODEL_CARD.md").read_text()
     assert "gtv (unseen in training)" in card and "python -m lib.gaussian_click.train" in card
     assert load_network(out / "weights.pt", 2) is not None
+    assert [row["step"] for row in metrics["history"]] == [1, 2]  # from scratch: nothing to validate at step 0
+
+
+@pytest.mark.slow
+def test_fine_tuning_validates_the_starting_weights_first(tmp_path):
+    from lib.gaussian_click.train import main
+
+    data = tiny_training_data(tmp_path)
+    start = tmp_path / "start.pt"
+    torch.manual_seed(0)
+    torch.save({"model": gaussian_click_net(2).state_dict()}, start)
+    out = tmp_path / "tuned"
+    metrics = main(["--out", str(out), "--data", str(data), *TINY_RUN, "--max-steps", "1", "--init", str(start),
+                    "--val-clicks", "1,3"])
+    first = metrics["history"][0]
+    assert first["step"] == 0 and first["best"] and set(first["val"]["gtv"]) == {"1", "3"}
+    assert metrics["init"] == str(start) and metrics["best_step"] in (0, 1)
+    card = (out / "MODEL_CARD.md").read_text()
+    assert f"Fine-tuned from `{start}`" in card and "at 1 and 3 clicks" in card
+
+
+@pytest.mark.parametrize("text", ["", "0,1", "1,x"])
+def test_bad_validation_clicks_are_refused(text):
+    from lib.gaussian_click.train import parse_clicks_at
+
+    with pytest.raises(SystemExit, match="--val-clicks"):
+        parse_clicks_at(text)

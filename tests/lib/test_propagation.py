@@ -151,6 +151,24 @@ def test_a_later_edit_does_not_replace_an_earlier_edits_near_slices():
     assert len(two.reports) == 2
 
 
+def test_latest_rule_answers_every_near_slice_from_the_newest_update():
+    split = SplitNetwork(tiny_unet(), 2)
+    features = split.front(torch.randn(1, 1, 32, 32, 16, generator=torch.Generator().manual_seed(5)))
+    _, first = edit_of(split, features, 6)
+    _, second = edit_of(split, features, 8)
+    settings = UpdateSettings("adam", 5, 0.2, 0.0)
+    paper = propagate_edits(split, features, [first, second], None, settings, near_rule="paper")
+    latest = propagate_edits(split, features, [first, second], None, settings, near_rule="latest")
+    newest = split.back(latest.state.f_updated, features.context)[0].softmax(0)
+    near = first.near | second.near
+    assert torch.allclose(latest.probabilities[:, near], newest[:, near], atol=1e-6)
+    assert not torch.allclose(latest.probabilities[..., 4:6], paper.probabilities[..., 4:6], atol=1e-4)
+    far = ~near
+    assert torch.allclose(latest.probabilities[:, far], paper.probabilities[:, far], atol=1e-6)
+    with pytest.raises(ValueError, match="near_rule must be one of"):
+        propagate_edits(split, features, [first], None, settings, near_rule="nearest")
+
+
 # --- the request on the image grid -------------------------------------------------------
 
 

@@ -1,0 +1,189 @@
+"""Local correction: a click corrects the answer near itself and leaves the rest as it was.
+
+The 3D network answers a whole region around all the clicks from scratch at every click, and
+an answer the user had already accepted can change far from the newest click (a background
+click in one corner re-growing the tumour elsewhere, a foreground click on the rim flooding
+the neighbourhood). As in FocalClick's progressive merge (Chen et al., CVPR 2022), the new
+answer is taken only where the correcting click asks for it:
+
+1. Clicks are hard constraints: a clicked voxel has its click's label.
+2. No previous foreground (the first foreground click): the network's answer is taken whole.
+3. Otherwise, each *correction click* (a click the previous answer contradicts: a foreground
+   click outside it or a background click inside it; in a session, the newest click) changes
+   only the voxels that
+
+   - the network flips the way the click asks (a foreground click only adds, a background
+     click only removes),
+   - lie within ``depth + margin_mm`` of the click, ``depth`` being its distance to the
+     previous answer's contour (a click deep inside a large error may correct a large
+     region, one on the rim only the rim; at most ``MAX_DEPTH_MM`` is counted),
+   - are nearer to it than to any click of the other kind (what an earlier click said
+     about its own neighbourhood stands),
+   - and form, 26-connected, the region holding the click.
+
+   Everything else keeps the previous answer. The corrections of several clicks are
+   disjoint adds and removes, so their order does not matter (a server request lists
+   foreground clicks before background ones, not in the order they were made).
+4. Only connected components (26-connected) holding a foreground click are kept: a blob the
+   user never pointed at is not the clicked structure.
+
+All arrays are (X, Y, Z) on one grid; distances in mm from the grid's spacing (X, Y, Z).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import ndimage
+
+from lib.interaction.clicks import Click
+
+#: Added to a correction click's depth to give the radius it may change, mm.
+CORRECTION_MARGIN_MM = 8.0
+#: Largest click depth counted, mm: bounds the radius (and the work on whole images).
+MAX_DEPTH_MM = 32.0
+#: 26-connectivity.
+_FULL = np.ones((3, 3, 3), dtype=bool)
+
+
+def apply_click_labels(probability: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:
+    """A copy of (X, Y, Z) ``probability`` with 1 at foreground clicks and 0 at background ones."""
+    out = np.array(probability, dtype=np.float32, copy=True)
+    for click in clicks:
+        out[click.index] = 1.0 if click.positive else 0.0
+    return out
+
+
+def correction_clicks(previous: np.ndarray, clicks: Sequence[Click]) -> list[Click]:
+    """The clicks the (X, Y, Z) bool ``previous`` answer contradicts, in the given order."""
+    return [c for c in clicks if c.positive != bool(previous[c.index])]
+
+
+def _box(centre: Sequence[int], radius_mm: float, spacing: Sequence[float], shape: Sequence[int]):
+    """Slices of the box of ``radius_mm`` around ``centre``, clipped to ``shape``."""
+    return tuple(
+        slice(max(0, c - int(np.ceil(radius_mm / s))), min(n, c + int(np.ceil(radius_mm / s)) + 1))
+        for c, s, n in zip(centre, spacing, shape)
+    )
+
+
+def _distance_mm(box: tuple[slice, ...], point: Sequence[int], spacing: Sequence[float]) -> np.ndarray:
+    """Distance in mm from every voxel of ``box`` to the voxel ``point``, shaped as the box."""
+    axes = [(np.arange(b.start, b.stop) - p) * s for b, p, s in zip(box, point, spacing)]
+    return np.sqrt(axes[0][:, None, None] ** 2 + axes[1][None, :, None] ** 2 + axes[2][None, None, :] ** 2)
+
+
+def click_depth_mm(
+    previous: np.ndarray, click: Click, spacing: Sequence[float], max_depth_mm: float = MAX_DEPTH_MM
+) -> float:
+    """How far (mm) ``click`` lies inside the error it marks: its distance to the nearest voxel
+    of ``previous`` (bool (X, Y, Z)) that already has the click's label; ``max_depth_mm`` if
+    none is that near."""
+    box = _box(click.index, max_depth_mm, spacing, previous.shape)
+    agree = previous[box] if click.positive else ~previous[box]
+    if not agree.any():
+        return float(max_depth_mm)
+    return float(min(_distance_mm(box, click.index, spacing)[agree].min(), max_depth_mm))
+
+
+def correction_region(
+    previous: np.ndarray,
+    answer: np.ndarray,
+    click: Click,
+    clicks: Sequence[Click],
+    spacing: Sequence[float],
+    margin_mm: float = CORRECTION_MARGIN_MM,
+) -> tuple[tuple[slice, ...], np.ndarray]:
+    """The voxels one correction click changes (rule 3 of the module doc).
+
+    Args:
+        previous: (X, Y, Z) bool previous answer.
+        answer: (X, Y, Z) bool new answer of the network (click labels applied).
+        click: the correction click.
+        clicks: all the clicks (the other kind's decide whose neighbourhood a voxel is).
+        spacing: voxel size in mm (X, Y, Z).
+        margin_mm: added to the click's depth to give the radius.
+
+    Returns:
+        ``(box, region)``: slices of the grid and a bool array of the box's shape.
+    """
+    radius = click_depth_mm(previous, click, spacing) + margin_mm
+    box = _box(click.index, radius, spacing, previous.shape)
+    flipped = answer[box] & ~previous[box] if click.positive else previous[box] & ~answer[box]
+    distance = _distance_mm(box, click.index, spacing)
+    allowed = flipped & (distance <= radius)
+    for other in clicks:
+        if other.positive != click.positive:
+            allowed &= distance < _distance_mm(box, other.index, spacing)
+    local = tuple(i - b.start for i, b in zip(click.index, box))
+    if not allowed[local]:
+        return box, np.zeros_like(allowed)
+    labels, _ = ndimage.label(allowed, _FULL)
+    return box, labels == labels[local]
+
+
+def keep_clicked_components(probability: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:
+    """(X, Y, Z) ``probability`` with 0 on the foreground (> 0.5) components, 26-connected,
+    that hold no foreground click."""
+    out = np.array(probability, dtype=np.float32, copy=True)
+    mask = out > 0.5
+    if not mask.any():
+        return out
+    box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(mask))  # label only where needed
+    labels, _ = ndimage.label(mask[box], _FULL)
+    starts = [b.start for b in box]
+    clicked = set()
+    for c in clicks:
+        local = tuple(i - s for i, s in zip(c.index, starts))
+        if c.positive and all(0 <= v < n for v, n in zip(local, labels.shape)) and labels[local]:
+            clicked.add(int(labels[local]))
+    drop = (labels > 0) & ~np.isin(labels, sorted(clicked))
+    out[box][drop] = 0.0
+    return out
+
+
+def correct_locally(
+    answer: np.ndarray,
+    clicks: Sequence[Click],
+    previous: np.ndarray | None,
+    spacing: Sequence[float],
+    margin_mm: float = CORRECTION_MARGIN_MM,
+) -> np.ndarray:
+    """The network's new answer merged into the previous one (the module doc's rules 1 to 4).
+
+    Args:
+        answer: (X, Y, Z) float foreground probability of the network with all ``clicks``.
+        clicks: every click of the session, voxel indices of the same grid.
+        previous: (X, Y, Z) previous answer (probability or {0, 1}; > 0.5 is foreground), or
+            None when there is none.
+        spacing: voxel size in mm (X, Y, Z).
+        margin_mm: added to each correction click's depth to give the radius it may change.
+
+    Returns:
+        (X, Y, Z) float32 probability: the network's where corrected, the previous elsewhere.
+    """
+    answer = apply_click_labels(answer, clicks)
+    if previous is None or not (np.asarray(previous) > 0.5).any():
+        return keep_clicked_components(answer, clicks)
+    previous = np.asarray(previous, dtype=np.float32)
+    if previous.shape != answer.shape:
+        raise ValueError(f"previous answer has shape {previous.shape}, expected {answer.shape}")
+    before, after = previous > 0.5, answer > 0.5
+    out = apply_click_labels(previous, [])
+    for click in correction_clicks(before, clicks):
+        box, region = correction_region(before, after, click, clicks, spacing, margin_mm)
+        out[box][region] = answer[box][region]
+    return keep_clicked_components(apply_click_labels(out, clicks), clicks)
+
+
+__all__ = [
+    "CORRECTION_MARGIN_MM",
+    "MAX_DEPTH_MM",
+    "apply_click_labels",
+    "click_depth_mm",
+    "correct_locally",
+    "correction_clicks",
+    "correction_region",
+    "keep_clicked_components",
+]
