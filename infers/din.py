@@ -126,7 +126,7 @@ class Din(HttpErrors, BasicInferTask):
         network = self._get_network(device, data)
         prepared: PreparedImage = data.pop("prepared")
         probability = segment_prepared(
-            network, prepared, data["clicks"], data.pop("din_settings"), data.pop("din_boxes"), device
+            network, prepared, data["clicks"], data.pop("din_settings"), data.pop("din_boxes"), device, label_only=True
         )
         label = torch.from_numpy((probability > 0.5).astype(np.uint8))
         data["pred"] = MetaTensor(label, affine=torch.as_tensor(prepared.input_affine))

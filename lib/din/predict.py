@@ -126,6 +126,7 @@ def segment_prepared(
     settings: GuideSettings,
     boxes: Sequence[tuple[Sequence[int], Sequence[int]]] = (),
     device: str | torch.device = "cpu",
+    label_only: bool = False,
 ) -> np.ndarray:
     """Segment a prepared image with clicks (and boxes) on its input grid.
 
@@ -136,6 +137,10 @@ def segment_prepared(
         settings: guide encoding (kind, sigma in model voxels (X, Y, Z), gamma).
         boxes: (low, high) inclusive input-space corners (:func:`parse_boxes`); empty: whole volume.
         device: where the network runs.
+        label_only: the caller only thresholds at 0.5 (the infer task): resample the answer
+            only inside the bounding box of the model voxels above 0.5 (plus one voxel) and
+            give 0 elsewhere, where bilinear interpolation could not exceed 0.5 anyway. The
+            label ``> 0.5`` is the same; the probabilities below 0.5 are not.
 
     Returns:
         (X, Y, Z) float32 probability on the input grid; 0 outside the boxes in box mode.
@@ -148,7 +153,8 @@ def segment_prepared(
     model_clicks = prepared.clicks_to_model(clicks)
     volume = prepared.image[0].numpy()
     if not boxes:
-        return prepared.to_input_grid(predict_volume(network, volume, model_clicks, settings, device))
+        model_space = predict_volume(network, volume, model_clicks, settings, device)
+        return _to_input(prepared, model_space, None, label_only)
     model_space = np.zeros(prepared.spatial_shape, dtype=np.float32)
     covered = np.zeros(prepared.spatial_shape, dtype=bool)
     for low, high in boxes:
@@ -158,13 +164,36 @@ def segment_prepared(
         answer = predict_volume(network, volume[box], local, settings, device)
         np.maximum(model_space[box], answer, out=model_space[box])
         covered[box] = True
-    points = np.argwhere(covered)
-    union = tuple(slice(int(a), int(b) + 1) for a, b in zip(points.min(axis=0), points.max(axis=0)))
-    grid = prepared.to_input_grid(model_space, prepared.input_region(union))  # type: ignore[arg-type]
+    grid = _to_input(prepared, model_space, covered, label_only)
     inside = np.zeros(prepared.input_shape, dtype=bool)
     for low, high in boxes:
         inside[tuple(slice(a, b + 1) for a, b in zip(low, high))] = True
     return np.where(inside, grid, 0.0).astype(np.float32)
+
+
+def _to_input(
+    prepared: PreparedImage, model_space: np.ndarray, covered: np.ndarray | None, label_only: bool
+) -> np.ndarray:
+    """A model-space answer on the input grid, computed only where it can matter.
+
+    Args:
+        prepared: the image.
+        model_space: (X', Y', Z') probabilities on the model grid.
+        covered: (X', Y', Z') bool where the network answered (box mode), or None (everywhere).
+        label_only: restrict to the voxels above 0.5 (see :func:`segment_prepared`).
+    """
+    where = model_space > 0.5 if label_only else covered
+    if where is None:
+        return prepared.to_input_grid(model_space)
+    points = np.argwhere(where)
+    if len(points) == 0:
+        return np.zeros(prepared.input_shape, dtype=np.float32)
+    # one model voxel more per side: interpolation reaches up to one model voxel from a value above 0.5
+    grow = 1 if label_only else 0
+    low = np.maximum(points.min(axis=0) - grow, 0)
+    high = np.minimum(points.max(axis=0) + 1 + grow, np.asarray(prepared.spatial_shape))
+    box = tuple(slice(int(a), int(b)) for a, b in zip(low, high))
+    return prepared.to_input_grid(model_space, prepared.input_region(box))  # type: ignore[arg-type]
 
 
 class DinSegmenter:

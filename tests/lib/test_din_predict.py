@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lib.din.guides import GuideSettings
-from lib.din.predict import DinSegmenter, padded_size, parse_boxes
+from lib.din.predict import DinSegmenter, padded_size, parse_boxes, segment_prepared
 from lib.interaction.clicks import Click
 from lib.session_cache import SessionCache
 from tests.lib.gaussian_click_data import write_volume
@@ -90,3 +90,14 @@ def test_cache_serves_the_prepared_image_and_no_click_means_nothing(tmp_path):
     with pytest.raises(ValueError, match="outside the image"):
         model.segment(path, [Click((24, 0, 0), True)])
     assert padded_size((24, 20, 7)) == (32, 32, 8)
+
+
+@pytest.mark.parametrize("orientation", ["LPS", "oblique"])
+def test_label_only_gives_the_same_label_as_the_full_resampling(tmp_path, orientation):
+    path, _, _ = write_volume(tmp_path, orientation, shape=SHAPE, spacing=(1.5, 1.5, 3.0))  # upsampled back
+    model = segmenter()
+    clicks = [Click(CLICK, True), Click((20, 4, 5), True), Click((3, 3, 3), False)]
+    full = model.segment(path, clicks)
+    fast = segment_prepared(model.network, model.prepare(path), clicks, GuideSettings(), label_only=True)
+    np.testing.assert_array_equal(full > 0.5, fast > 0.5)
+    assert (full > 0.5).any()
