@@ -5,11 +5,13 @@ from apps.radiotherapy.configs.gaussian_click import GaussianClickConfig
 from apps.radiotherapy.configs.online import OnlineConfig
 from apps.radiotherapy.configs.segmentation import SegmentationConfig
 from apps.radiotherapy.configs.slice_propagation import SlicePropagationConfig
+from apps.radiotherapy.configs.two_stage import TwoStageConfig
 
 CONFIGS = {
     "segmentation": SegmentationConfig,
     "gaussian_click": GaussianClickConfig,
     "slice_propagation": SlicePropagationConfig,
     "online": OnlineConfig,
+    "two_stage": TwoStageConfig,
     "din": DinConfig,
 }

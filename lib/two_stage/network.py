@@ -1,0 +1,125 @@
+"""2S-ICR's two networks: stage 1 (f_DL, the automatic model) and stage 2 (f_IDL, the refinement net).
+
+Both are MONAI ``UNet`` as in the paper (section 4.2: "channels [16, 32, 64, 128, 256],
+stride [1, 2, 2, 2], two residual units"; the only difference between models is the number
+of input channels). The first stride of 1 keeps a full-resolution level, which the paper
+found "pivotal" for the effect of a click.
+
+==================  =================================  =====================================
+                    paper                              ours (2-core CPU)
+==================  =================================  =====================================
+widths              (16, 32, 64, 128, 256), 4.8 M      ``CPU_CHANNELS`` = (8, 16, 32, 64, 128),
+                    parameters                         1.2 M (every width halved, as the
+                                                       shipped stage 1)
+strides, res units  (1, 2, 2, 2), 2                    same
+refinement input    PET, CT, previous probability,     image channel(s) (CT, or CT + PET),
+                    positive and negative click maps   previous probability, positive and
+                                                       negative click maps
+output              sigmoid probability                1 logit channel (sigmoid)
+==================  =================================  =====================================
+
+Stage 1 is any automatic model of :mod:`lib.segmentation.network` (3 classes: background,
+GTV, heart); its GTV probability is taken by :func:`lib.two_stage.engine.gtv_probability`.
+Weights files hold ``{"model": state_dict, ...}`` plus what is needed to rebuild the network
+(``arch`` and ``in_channels`` for stage 1; ``image_channels`` and ``channels`` for stage 2).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from monai.networks.nets import UNet
+
+from lib.segmentation.network import segmentation_network
+
+PAPER_CHANNELS: tuple[int, ...] = (16, 32, 64, 128, 256)
+CPU_CHANNELS: tuple[int, ...] = (8, 16, 32, 64, 128)
+STRIDES: tuple[int, ...] = (1, 2, 2, 2)
+NUM_RES_UNITS = 2
+#: Previous probability + positive click map + negative click map.
+GUIDANCE_CHANNELS = 3
+#: Spatial sizes must be multiples of this (three stride-2 levels).
+SIZE_DIVISOR = 8
+
+
+def refinement_unet(image_channels: int = 1, channels: Sequence[int] = CPU_CHANNELS) -> torch.nn.Module:
+    """f_IDL: (B, image_channels + 3, X, Y, Z) -> (B, 1, X, Y, Z) logits; sizes divisible by 8.
+
+    Input channel order: the image channel(s) (CT [, PET]), the previous probability, the
+    positive click map, the negative click map.
+
+    Args:
+        image_channels: 1 (CT) or 2 (CT + PET).
+        channels: five widths; ``CPU_CHANNELS`` (default) or ``PAPER_CHANNELS``.
+
+    Raises:
+        ValueError: a bad number of image channels or widths.
+    """
+    if image_channels not in (1, 2):
+        raise ValueError(f"image_channels must be 1 (CT) or 2 (CT + PET), got {image_channels!r}")
+    widths = tuple(int(c) for c in channels)
+    if len(widths) != len(STRIDES) + 1 or min(widths) < 1:
+        raise ValueError(f"channels must be {len(STRIDES) + 1} positive widths, got {tuple(channels)!r}")
+    return UNet(
+        spatial_dims=3,
+        in_channels=image_channels + GUIDANCE_CHANNELS,
+        out_channels=1,
+        channels=widths,
+        strides=STRIDES,
+        num_res_units=NUM_RES_UNITS,
+    )
+
+
+def _checkpoint(path: str | Path, what: str, hint: str) -> dict:
+    if not os.path.exists(path):
+        raise ValueError(f"{what} weights '{path}' do not exist; {hint}")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(checkpoint, dict) or "model" not in checkpoint:
+        raise ValueError(f"{what} weights '{path}' are not a {{'model': state_dict}} file")
+    return checkpoint
+
+
+def load_refinement(path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The refinement net of a weights file (widths and channels read from it), in eval mode.
+
+    Raises:
+        ValueError: the file does not exist or is not a weights file.
+    """
+    checkpoint = _checkpoint(path, "refinement", "train it with python -m lib.two_stage.train")
+    network = refinement_unet(int(checkpoint.get("image_channels", 1)), checkpoint.get("channels", CPU_CHANNELS))
+    network.load_state_dict(checkpoint["model"])
+    return network.to(device).eval()
+
+
+def load_stage1(path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """An automatic model (stage 1) of a weights file, in eval mode.
+
+    ``arch`` (default ``"unet"``) and ``in_channels`` (default 1) are read from the file.
+    The network's ``in_channels`` attribute is set, so callers know which channels it takes.
+
+    Raises:
+        ValueError: the file does not exist or is not a weights file.
+    """
+    checkpoint = _checkpoint(path, "stage-1", "train it with python -m lib.segmentation.train "
+                             "(or python -m lib.two_stage.train_stage1 for PET-CT)")
+    in_channels = int(checkpoint.get("in_channels", 1))
+    network = segmentation_network(checkpoint.get("arch", "unet"), in_channels=in_channels)
+    network.load_state_dict(checkpoint["model"])
+    network.in_channels = in_channels  # type: ignore[attr-defined]
+    return network.to(device).eval()
+
+
+__all__ = [
+    "CPU_CHANNELS",
+    "GUIDANCE_CHANNELS",
+    "NUM_RES_UNITS",
+    "PAPER_CHANNELS",
+    "SIZE_DIVISOR",
+    "STRIDES",
+    "load_refinement",
+    "load_stage1",
+    "refinement_unet",
+]

@@ -1,0 +1,133 @@
+"""2S-ICR through a real server and MONAI Label's client: Algorithm 1 across requests.
+
+The server serves the shipped automatic model (``segmentation``) and 2S-ICR with it as stage
+1 and a seeded, untrained refinement net (``--conf two_stage_refinement``): these tests check
+the contract (what ``/info`` declares, 0 clicks = stage 1, each click refines the session's
+LAST answer with ALL clicks, an uploaded label is what gets refined, 4xx for bad clicks) by
+recomputing every expected answer in-process with the same weights; accuracy is measured
+by the evaluation harness (``results/two_stage_ct``).
+"""
+
+from __future__ import annotations
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from monailabel.client.client import MONAILabelClientException
+
+from lib.interaction.clicks import Click
+from lib.phantom import PhantomConfig, generate_phantom
+from lib.phantom.io import save_nifti_atomic, save_phantom
+from lib.two_stage.engine import TwoStageModel, next_answer
+from lib.two_stage.network import CPU_CHANNELS, refinement_unet
+from lib.two_stage.preprocess import prepare_file
+from tests.server.conftest import serving
+from tests.server.test_segmentation_server import _status
+
+pytestmark = pytest.mark.slow
+
+MODEL = "two_stage"
+STAGE1 = "models/segmentation/weights.pt"
+IMAGES = ("small_ras", "small_lps")
+
+
+@pytest.fixture(scope="module")
+def ts_server(tmp_path_factory):
+    """The segmentation and 2S-ICR configs on two small phantoms (RAS, LPS)."""
+    root = tmp_path_factory.mktemp("ts_server")
+    studies = root / "datastore"
+    for image_id, orientation in zip(IMAGES, ("RAS", "LPS")):
+        phantom = generate_phantom(PhantomConfig(seed=905, shape=(48, 48, 24), orientation=orientation))
+        save_phantom(phantom, studies / f"{image_id}.nii.gz", studies / "labels" / "final" / f"{image_id}.nii.gz")
+    torch.manual_seed(0)
+    refinement = root / "refinement.pt"
+    torch.save({"model": refinement_unet(1).state_dict(), "image_channels": 1, "channels": list(CPU_CHANNELS)},
+               refinement)
+    conf = {"models": "segmentation,two_stage", "model_dir": root / "model", "two_stage_stage1": STAGE1,
+            "two_stage_refinement": refinement}
+    model = TwoStageModel.from_weights([STAGE1], [refinement])
+    with serving(root, studies, conf) as (client, _):
+        yield client, studies, model, root
+
+
+def _label(path) -> np.ndarray:
+    return np.asarray(nib.load(path).dataobj)
+
+
+def _expected(model, image, steps, previous=None) -> np.ndarray:
+    """In-process Algorithm 1 over the click lists ``steps`` (each all clicks so far), as a {0, 1} label."""
+    prepared = prepare_file(image)
+    state = next_answer(model, prepared, ())
+    for n, clicks in enumerate(steps):
+        state = next_answer(model, prepared, clicks, state, previous if n == 0 else None)
+    return (prepared.to_input_grid(state.answer.numpy()) > 0.5).astype(np.uint8)
+
+
+def _params(clicks, client_id):
+    return {"foreground": [list(c.index) for c in clicks if c.positive],
+            "background": [list(c.index) for c in clicks if not c.positive], "client_id": client_id}
+
+
+def test_info_declares_a_3d_deepedit_click_model(ts_server):
+    client, *_ = ts_server
+    model = client.info()["models"][MODEL]
+    assert model["type"] == "deepedit" and model["dimension"] == 3
+    assert model["labels"]["gtv"] == 1
+    assert MODEL in client.info()["trainers"]
+
+
+@pytest.mark.parametrize("image_id", IMAGES)
+def test_no_click_is_the_automatic_models_gtv_exactly(ts_server, image_id):
+    client, studies, model, _ = ts_server
+    answer, _ = client.infer(MODEL, image_id, _params([], "a"))
+    automatic, _ = client.infer("segmentation", image_id, {})
+    image = nib.load(studies / f"{image_id}.nii.gz")
+    assert nib.load(answer).shape == image.shape
+    np.testing.assert_allclose(nib.load(answer).affine, image.affine, atol=1e-3)
+    np.testing.assert_array_equal(_label(answer), (_label(automatic) == 1).astype(np.uint8))
+    np.testing.assert_array_equal(_label(answer), _expected(model, studies / f"{image_id}.nii.gz", []))
+
+
+def test_a_second_click_refines_the_last_answer_with_all_clicks(ts_server):
+    client, studies, model, _ = ts_server
+    image = studies / "small_lps.nii.gz"
+    c1, c2 = Click((24, 24, 12), True), Click((10, 30, 8), False)
+    client.infer(MODEL, "small_lps", _params([], "user"))
+    client.infer(MODEL, "small_lps", _params([c1], "user"))
+    stepwise, _ = client.infer(MODEL, "small_lps", _params([c1, c2], "user"))
+    at_once, _ = client.infer(MODEL, "small_lps", _params([c1, c2], "someone_else"))
+    expected_stepwise = _expected(model, image, [[c1], [c1, c2]])
+    expected_at_once = _expected(model, image, [[c1, c2]])
+    assert not np.array_equal(expected_stepwise, expected_at_once)  # the two histories must differ
+    np.testing.assert_array_equal(_label(stepwise), expected_stepwise)
+    np.testing.assert_array_equal(_label(at_once), expected_at_once)
+
+
+def test_an_uploaded_label_is_what_gets_refined(ts_server):
+    client, studies, model, root = ts_server
+    image = nib.load(studies / "small_ras.nii.gz")
+    seen = np.zeros(image.shape, np.uint8)
+    seen[18:30, 18:30, 8:16] = 1
+    upload = save_nifti_atomic(seen, image.affine, root / "seen.nii.gz")
+    click = Click((24, 24, 12), True)
+    answer, _ = client.infer(MODEL, "small_ras", _params([click], "uploader"), label_in=str(upload))
+    expected = _expected(model, studies / "small_ras.nii.gz", [[click]], previous=seen.astype(np.float32))
+    np.testing.assert_array_equal(_label(answer), expected)
+
+
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        ({"foreground": [[500, 1, 1]]}, "click foreground[0] = [500, 1, 1] is outside the image"),
+        ({"foreground": [[1, 2]]}, "click foreground[0] = [1, 2] is not a point"),
+        ({"foreground": [[1, 2, 3]], "background": "left"}, "clicks 'background' must be a list"),
+        ({"gtv": [[1, 2, float("nan")]]}, "not a finite number"),
+    ],
+)
+def test_bad_clicks_are_a_422_that_names_them(ts_server, params, words):
+    client, *_ = ts_server
+    with pytest.raises(MONAILabelClientException) as error:
+        client.infer(MODEL, "small_ras", params)
+    assert _status(error.value) == 422 and words in error.value.msg
+    assert client.info()["models"][MODEL]
