@@ -64,3 +64,12 @@ def test_input_only_variant_has_no_deep_branch_and_guides_still_matter():
     assert not torch.allclose(net(x), net(moved))
     full = tiny(deep_guides=True)
     assert sum(p.numel() for p in full.parameters()) > sum(p.numel() for p in net.parameters())
+
+
+def test_the_inference_convolution_path_gives_the_training_path_result():
+    net = tiny()
+    x = torch.rand(1, 3, 32, 16, 4)
+    with torch.no_grad():
+        fast = net(x)
+    slow = net(x)  # autograd on: PyTorch's own convolution choice
+    torch.testing.assert_close(fast, slow.detach(), atol=1e-5, rtol=1e-4)
