@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -68,6 +69,7 @@ def run(clicks: int, models: Path | None, untrained: bool, seed: int) -> dict:
     from monailabel.client import MONAILabelClient
 
     root = Path(tempfile.mkdtemp(prefix="din_latency_"))
+    load_before = os.getloadavg()
     try:
         studies = write_studies(root / "datastore")
         if untrained or models is None or not (models / "din" / "weights.pt").exists():
@@ -105,6 +107,9 @@ def run(clicks: int, models: Path | None, untrained: bool, seed: int) -> dict:
             "results": results,
             "ratios": ratios,
             "server": memory,
+            "load_average_1_5_15": {"start": [round(v, 2) for v in load_before],
+                                    "end": [round(v, 2) for v in os.getloadavg()],
+                                    "note": "the 2 cores are shared with other jobs; a load above 2 slows every request"},
             "target": "cached p50 < 1000 ms on the 128 x 128 x 64 region",
             "region_cached_p50_ms": next(r["p50_ms"] for r in results if r["image"] == "region" and r["mode"] == "cached"),
             "notes": "wall time of each REST request as the client sees it; first = the request that loads "
