@@ -26,7 +26,7 @@ def test_weighted_cross_entropy_weighs_foreground_three_times():
 @pytest.mark.slow
 def test_training_writes_weights_metrics_and_card(tmp_path):
     out = tmp_path / "din"
-    metrics = main(["--out", str(out), "--data", str(tmp_path / "data"), "--train-cases", "2", "--val-cases", "1",
+    metrics = main(["--out", str(out), "--data", str(tmp_path / "data"), "--train-cases", "1", "--val-cases", "1",
                     "--max-steps", "2", "--val-every", "1", "--val-clicks", "1", "--batch-size", "2", "--guide", "edt", "--input-only"])
     assert metrics["steps"] == 2 and len(metrics["history"]) == 2 and metrics["guide"] == "edt"
     assert json.loads((out / "metrics.json").read_text())["best_step"] in (1, 2)

@@ -91,3 +91,4 @@ def test_bad_requests_are_a_422_that_names_what_is_wrong(din_server, params, wor
         client.infer(MODEL, "phantom_0000", params)
     assert _status(error.value) == 422 and words in error.value.msg
     assert client.info()["models"][MODEL]
+
