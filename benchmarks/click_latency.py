@@ -15,7 +15,9 @@ loads and pre-processes, later ones cost a network pass) and ``plain`` (``"use_c
 load and pre-process on every request, as stock MONAI Label infer tasks do). A request sends
 all clicks so far, on one slice, as Slicer's SmartEdit does; the time is the client's wall
 time for the whole request (upload of the params, inference, writing and downloading the
-label). Reported per study, model and mode: the first request, then p50 / p95 / mean of the
+label). A third mode, ``drag`` (cached), moves the newest foreground click by one voxel per
+request, as a user dragging a click in Slicer does: it must cost what a new click costs.
+Reported per study, model and mode: the first request, then p50 / p95 / mean of the
 rest, in ms; the plain / cached ratio of p50; the server's peak resident memory (VmHWM); the
 machine (CPU model from /proc/cpuinfo, cores). JSON on stdout (and in ``--out``).
 
@@ -87,6 +89,15 @@ def click_sequence(gtv: np.ndarray, count: int, rng: np.random.Generator) -> lis
     return params
 
 
+def drag_sequence(clicks: list[dict], count: int, shape: Sequence[int]) -> list[dict]:
+    """Request params that move the newest foreground click of ``clicks[-1]`` one voxel (along i)
+    per request, ``count`` requests, staying inside an image of ``shape``; the other clicks stay."""
+    last = clicks[-1]
+    i, j, k = last["foreground"][-1]
+    step = -1 if i + count >= shape[0] else 1
+    return [{**last, "foreground": [*last["foreground"][:-1], [i + step * (n + 1), j, k]]} for n in range(count)]
+
+
 def write_untrained_weights(folder: Path, dims: Sequence[int]) -> Path:
     """Random-init weights for each model, in the layout the config reads."""
     import torch
@@ -152,16 +163,19 @@ def run(clicks: int, models: Path | None, untrained: bool, seed: int) -> dict:
                           env_extra={"MONAI_LABEL_SESSION_PATH": str(root / "sessions")}, timeout_s=300) as server:
             client = MONAILabelClient(server.url, tmpdir=str(root / "client"))
             available = [m for m in ("gaussian_click_2d", "gaussian_click_3d") if m in client.info()["models"]]
-            results, ratios = [], {}
+            results, ratios, drag_ratios = [], {}, {}
             for image_id, study in studies.items():
                 sequence = click_sequence(study["gtv"], clicks, np.random.default_rng(seed))
                 for model in available:
                     rows = {}
-                    for mode, use_cache in (("cached", True), ("plain", False)):
-                        rows[mode] = summary(*time_requests(client, model, image_id, sequence, use_cache))
+                    series = {"cached": (sequence, True), "plain": (sequence, False),
+                              "drag": ([sequence[-1], *drag_sequence(sequence, clicks, study["shape"])], True)}
+                    for mode, (requests, use_cache) in series.items():
+                        rows[mode] = summary(*time_requests(client, model, image_id, requests, use_cache))
                         results.append({"image": image_id, "shape": study["shape"], "model": model, "mode": mode,
                                         **rows[mode]})
                     ratios[f"{image_id}/{model}"] = round(rows["plain"]["p50_ms"] / rows["cached"]["p50_ms"], 2)
+                    drag_ratios[f"{image_id}/{model}"] = round(rows["drag"]["p50_ms"] / rows["cached"]["p50_ms"], 2)
             memory = peak_rss_mb(server.process.pid)
         return {
             "benchmark": "click_latency",
@@ -171,6 +185,7 @@ def run(clicks: int, models: Path | None, untrained: bool, seed: int) -> dict:
             "studies": {k: {"shape": v["shape"], "spacing_mm": list(WHOLE.spacing)} for k, v in studies.items()},
             "results": results,
             "plain_over_cached_p50": ratios,
+            "drag_over_cached_p50": drag_ratios,
             "server": memory,
             "notes": "wall time of each REST request as the client sees it; first = the request that loads "
                      "(cache miss in 'cached' mode); p50/p95/mean over the other requests; server_*: the "

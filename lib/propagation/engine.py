@@ -21,6 +21,11 @@ moved onto the plane. This holds for any orientation and any slice thickness, th
 slices included. Near voxels: within ``near_slices`` input slices more (the paper's
 sub-volume is the edited slice and 4 neighbours: ``near_slices = 2``).
 
+Components the user never pointed at are dropped (``keep_connected``, default on): a class's
+26-connected component in the answer is kept only if it overlaps that class in the uploaded
+label (which holds the edited slices). The feature update can light up blobs far from the
+structure; the user asked for neither them nor anything near them.
+
 Features ``f`` of a window are computed once and kept in a session cache: a new edit on the
 same image never re-runs the front. The aggregation state after a request's edits is kept
 too: a request repeating those edits (same slices, drawn the same) and adding one more only
@@ -34,6 +39,7 @@ import hashlib
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
+import cc3d
 import numpy as np
 import torch
 
@@ -132,6 +138,8 @@ class PropagationEngine:
         near_slices: image slices on each side of an edit answered by the update.
         near_rule: how near slices are answered as edits accumulate
             (:data:`lib.propagation.propagate.NEAR_RULES`; ``"paper"``: by the first edit near them).
+        keep_connected: drop answer components that overlap nothing of their class in the
+            uploaded label (module doc).
         cache: where window features are kept; None keeps none.
         tag: names the network in cache keys (e.g. its weights file and time).
     """
@@ -146,10 +154,11 @@ class PropagationEngine:
         cache: SessionCache | None = None,
         tag: Hashable = "",
         near_rule: str = "paper",
+        keep_connected: bool = True,
     ) -> None:
         if near_rule not in NEAR_RULES:
             raise ValueError(f"near_rule must be one of {NEAR_RULES}, got {near_rule!r}")
-        self.near_rule = near_rule
+        self.near_rule, self.keep_connected = near_rule, keep_connected
         self.split = SplitNetwork(network.eval(), level)
         self.fusion = fusion.eval() if fusion is not None else None
         self.settings, self.near_slices, self.cache, self.tag = settings, near_slices, cache, tag
@@ -275,12 +284,32 @@ class PropagationEngine:
         on_input = np.stack([prepared.to_input_grid(m, region) for m in maps])
         covered = on_input[-1] > 0.5
         answer = np.where(covered, on_input[:-1].argmax(0), uploaded).astype(np.uint8)
+        if edits is not None and self.keep_connected:
+            answer = drop_unanchored_components(answer, uploaded)
         if edits is not None:
             for s in edits.slices:
                 index = [slice(None)] * 3
                 index[edits.axis] = s
                 answer[tuple(index)] = edits.label[tuple(index)]
         return answer
+
+
+def drop_unanchored_components(answer: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """``answer`` with each class's 26-connected components that overlap no voxel of that
+    class in ``anchor`` set to 0 (background).
+
+    Args:
+        answer: (X, Y, Z) uint8 class label.
+        anchor: (X, Y, Z) integer class label on the same grid (the user's uploaded label).
+    """
+    out = answer.copy()
+    for value in np.unique(answer):
+        if value == 0:
+            continue
+        components = cc3d.connected_components(answer == value, connectivity=26)
+        anchored = np.unique(components[(anchor == value) & (components > 0)])
+        out[(components > 0) & ~np.isin(components, anchored)] = 0
+    return out
 
 
 class InputCoordinates:
@@ -372,4 +401,4 @@ def _round_up(values: np.ndarray, multiple: int) -> np.ndarray:
     return (np.ceil(values / multiple) * multiple).astype(int)
 
 
-__all__ = ["InputCoordinates", "PropagationAnswer", "PropagationEngine", "SliceEdits", "check_edits"]
+__all__ = ["InputCoordinates", "drop_unanchored_components", "PropagationAnswer", "PropagationEngine", "SliceEdits", "check_edits"]

@@ -228,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="phantom seeds from here (900+ held out; 800+ validation, for tuning)")
     parser.add_argument("--near-rule", default="paper", choices=NEAR_RULES,
                         help="how near slices are answered as edits accumulate (lib.propagation.propagate)")
+    parser.add_argument("--keep-unanchored", action="store_true",
+                        help="keep answer components that overlap nothing of their class in the user's label")
     parser.add_argument("--iterations", type=int, default=UpdateSettings.iterations, help="feature-update steps")
     parser.add_argument("--lr", type=float, default=UpdateSettings.lr, help="feature-update learning rate")
     args = parser.parse_args(argv)
@@ -239,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     network = load_network(args.weights)
     cache = SessionCache(4, 2 * 1024**3)
     options = {"settings": UpdateSettings(iterations=args.iterations, lr=args.lr), "near_rule": args.near_rule,
-               "cache": cache}
+               "keep_connected": not args.keep_unanchored, "cache": cache}
     levels = [level for level in args.levels.split(",") if level.strip()]
     engines = {f"direct_l{level}": PropagationEngine(network, int(level), **options) for level in levels}
     if args.fusion:

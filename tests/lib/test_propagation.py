@@ -275,3 +275,20 @@ def test_a_request_adding_one_edit_resumes_from_the_earlier_ones(phantom_case):
     redrawn[..., z] = 0  # the first edit drawn differently: nothing to resume
     again = cached.propagate(prepared, check_edits(redrawn, [z, z + 2], 2, truth.shape), key="case")
     assert again.resumed_edits == 0
+
+
+def test_components_the_user_never_pointed_at_are_dropped():
+    from lib.propagation.engine import drop_unanchored_components
+
+    answer = np.zeros((12, 12, 6), np.uint8)
+    answer[1:4, 1:4, 1:4] = 1  # overlaps the user's gtv: kept, all of it
+    answer[8:11, 8:11, 1:4] = 1  # a gtv blob the user never drew near: dropped
+    answer[1:4, 8:11, 1:4] = 2  # heart, anchored by the user's heart
+    label = np.zeros_like(answer)
+    label[2, 2, 2] = 1
+    label[2, 9, 2] = 2
+    label[9, 9, 2] = 2  # the user's heart there does not anchor a gtv blob
+    out = drop_unanchored_components(answer, label)
+    assert (out[1:4, 1:4, 1:4] == 1).all() and (out[1:4, 8:11, 1:4] == 2).all()
+    assert not out[8:11, 8:11].any()
+    assert answer[8:11, 8:11, 1:4].all()  # the input is not changed

@@ -129,3 +129,39 @@ def test_training_runs_the_click_loop_and_publishes_the_served_weights(gc_server
 def gc_server_model_dir(studies: Path) -> Path:
     """The server's ``--conf model_dir`` (next to its datastore)."""
     return studies.parent / "model"
+
+
+@pytest.fixture(scope="module")
+def gc3d_server(tmp_path_factory):
+    """A server with untrained 2D and 3D Gaussian-click weights."""
+    root = tmp_path_factory.mktemp("gc3d_server")
+    studies = root / "datastore"
+    write_datastore(studies, cases=1, first_seed=0)
+    models = root / "models"
+    torch.manual_seed(0)
+    for dims in (2, 3):
+        (models / f"gaussian_click_{dims}d").mkdir(parents=True)
+        torch.save({"model": gaussian_click_net(dims).state_dict()}, models / f"gaussian_click_{dims}d" / "weights.pt")
+    conf = {"models": "gaussian_click", "model_dir": root / "model", "gaussian_click_models": models}
+    with serving(root, studies, conf) as (client, _):
+        yield client, studies
+
+
+def test_3d_model_corrects_the_uploaded_previous_answer_only_where_a_click_contradicts_it(gc3d_server, tmp_path):
+    client, studies = gc3d_server
+    image = nib.load(studies / "phantom_0000.nii.gz")
+    previous = np.zeros(image.shape, np.uint8)
+    previous[40:60, 40:60, 15:25] = 1
+    path = tmp_path / "previous.nii.gz"
+    nib.save(nib.Nifti1Image(previous, image.affine), path)
+    # A foreground click inside the previous answer contradicts nothing: the answer stays as it was.
+    label_file, _ = client.infer("gaussian_click_3d", "phantom_0000", {"foreground": [[50, 50, 20]]}, label_in=str(path))
+    answer = nib.load(label_file)
+    assert answer.shape == image.shape
+    np.testing.assert_array_equal(np.asarray(answer.dataobj) != 0, previous != 0)
+
+    wrong = tmp_path / "wrong.nii.gz"
+    nib.save(nib.Nifti1Image(previous[:, :, :10], image.affine), wrong)
+    with pytest.raises(MONAILabelClientException) as error:
+        client.infer("gaussian_click_3d", "phantom_0000", {"foreground": [[50, 50, 20]]}, label_in=str(wrong))
+    assert _status(error.value) == 422 and "uploaded previous label has shape" in error.value.msg
