@@ -7,8 +7,8 @@ voxels, larger than the 48 x 48 x 16 training patches). Two segmenters with the 
 weights: ``din`` (whole volume) and ``din_box`` (inference inside the user's boxes only).
 The simulated user draws one box per tumour (26-connected component of the truth), its
 bounding box grown by ``--box-margin`` voxels (X, Y, Z), and clicks as DIN's evaluation user
-(centre of the largest error) against ``din``'s answers; ``din_box`` gets the same clicks
-(``click_mode="shared"``). The box is the user's input, like the clicks: the segmenter never
+(centre of the largest error): by default against each mode's own answers (``--click-mode
+own``); ``--click-mode shared`` replays ``din``'s clicks to ``din_box``. The box is the user's input, like the clicks: the segmenter never
 sees the truth. Writes the harness report (``eval.json``, ``eval.md``, ``dsc_vs_clicks.png``).
 """
 
@@ -62,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--first-seed", type=int, default=HELD_OUT_FIRST_SEED)
     parser.add_argument("--max-clicks", type=int, default=20)
     parser.add_argument("--box-margin", type=int, nargs=3, default=list(BOX_MARGIN), metavar=("X", "Y", "Z"))
+    parser.add_argument("--click-mode", choices=("shared", "own"), default="own",
+                        help="own: each mode's user reacts to its own answers; shared: din's clicks replayed")
     parser.add_argument("--out", type=Path, default=Path("results/din_box"))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", 1)))
     args = parser.parse_args(argv)
@@ -71,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     boxed = DinHarnessSegmenter(args.weights, name="din_box", boxes_for=lambda case: user_boxes(case, margin))
     cases = phantom_cases(args.cases, args.first_seed, "gtv", None)
     start = time.perf_counter()
-    result = evaluate([whole, boxed], cases, "din_evaluation", args.max_clicks, 0, "shared", "din",
+    result = evaluate([whole, boxed], cases, "din_evaluation", args.max_clicks, 0, args.click_mode, "din",
                       progress=True, total_cases=args.cases)
     result["command"] = {"benchmark": "din_box", **{k: str(v) for k, v in vars(args).items()}}
     result["phantoms"] = {"first_seed": args.first_seed, "structure": "gtv", "margin_mm": None, "modality": "ct",

@@ -4,7 +4,8 @@
   each axis to multiples of :data:`lib.din.network.SIZE_DIVISOR` with air), every click guides it.
 - Box mode (the paper's "DINs-box"): the user gives one or more bounding boxes; each box of
   model space is segmented on its own, with the clicks inside it, and the answer is 0
-  outside every box (overlaps take the larger probability). Boxes are ``[[i0, j0, k0],
+  outside every box (overlaps take the larger probability). The network sees the box with
+  context around it, at least :data:`BOX_CONTEXT` voxels (:func:`context_window`). Boxes are ``[[i0, j0, k0],
   [i1, j1, k1]]``, two opposite corners in voxel indices of the INPUT image, both inclusive.
 
 Guides are computed on the grid the network sees (the padded volume or box), so ExpDT is
@@ -29,6 +30,8 @@ from lib.interaction.coordinates import map_points
 from lib.session_cache import SessionCache, file_key, session_key, shared_cache
 
 Box = tuple[slice, slice, slice]
+#: Smallest region the network sees in box mode, model voxels (X, Y, Z): the training patch.
+BOX_CONTEXT: tuple[int, int, int] = (48, 48, 16)
 
 
 def padded_size(shape: Sequence[int], divisor: Sequence[int] = SIZE_DIVISOR) -> tuple[int, int, int]:
@@ -85,6 +88,22 @@ def box_to_model(prepared: PreparedImage, low: Sequence[int], high: Sequence[int
     first = np.clip(np.floor(inside.min(axis=0) + 0.5).astype(int), 0, shape - 1)
     last = np.clip(np.ceil(inside.max(axis=0) - 0.5).astype(int), 0, shape - 1)
     return tuple(slice(int(a), int(b) + 1) for a, b in zip(first, np.maximum(first, last)))  # type: ignore[return-value]
+
+
+def context_window(box: Box, spatial_shape: Sequence[int], minimum: Sequence[int] = BOX_CONTEXT) -> Box:
+    """The box the network sees for a user's box: the box itself, grown about its centre to at
+    least ``minimum`` model voxels per axis (the training patch size), moved to lie in the image.
+
+    A box drawn tight around a small tumour would otherwise give the network a few voxels with
+    nothing around them, unlike anything it was trained on; the answer is still kept inside
+    the user's box only.
+    """
+    window = []
+    for b, n, m in zip(box, spatial_shape, minimum):
+        size = min(max(b.stop - b.start, int(m)), int(n))
+        low = min(max((b.start + b.stop - size) // 2, 0), int(n) - size)
+        window.append(slice(low, low + size))
+    return tuple(window)  # type: ignore[return-value]
 
 
 @torch.no_grad()
@@ -159,10 +178,13 @@ def segment_prepared(
     covered = np.zeros(prepared.spatial_shape, dtype=bool)
     for low, high in boxes:
         box = box_to_model(prepared, low, high)
-        start = [b.start for b in box]
-        local = [Click(tuple(v - s for v, s in zip(c.index, start)), c.positive) for c in model_clicks]  # type: ignore[misc]
-        answer = predict_volume(network, volume[box], local, settings, device)
-        np.maximum(model_space[box], answer, out=model_space[box])
+        window = context_window(box, prepared.spatial_shape)
+        start = [w.start for w in window]
+        inside_box = [c for c in model_clicks if all(b.start <= v < b.stop for v, b in zip(c.index, box))]
+        local = [Click(tuple(v - s for v, s in zip(c.index, start)), c.positive) for c in inside_box]  # type: ignore[misc]
+        answer = predict_volume(network, volume[window], local, settings, device)
+        in_window = tuple(slice(b.start - w.start, b.stop - w.start) for b, w in zip(box, window))
+        np.maximum(model_space[box], answer[in_window], out=model_space[box])
         covered[box] = True
     grid = _to_input(prepared, model_space, covered, label_only)
     inside = np.zeros(prepared.input_shape, dtype=bool)
@@ -260,6 +282,7 @@ def settings_of(weights: str | Path) -> GuideSettings:
 __all__ = [
     "DinSegmenter",
     "box_to_model",
+    "context_window",
     "padded_size",
     "parse_boxes",
     "predict_volume",
