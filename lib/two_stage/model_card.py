@@ -36,10 +36,20 @@ def write_model_card(metrics: dict, path: Path) -> None:
         f"{metrics['train_margin_mm'][0]:g}..{metrics['train_margin_mm'][1]:g} mm margin, sides multiples of 8.",
         "",
         "## Training (paper section 4.3, scaled)",
-        f"- Command: `{metrics['command']}`",
+        f"- Command: `{metrics["command"]}`",
         f"- Time: {metrics['train_minutes']:.1f} min training + {metrics['prep_minutes']:.1f} min preparation "
         f"(stage 1 on every case, cached), {metrics['steps']} optimiser steps in {metrics['iterations']} "
         f"iterations, on {metrics['machine']}",
+        *([f"- Continued from `{metrics['init']}`" + (
+            f", itself trained by `{metrics['init_metrics']['command']}` ({metrics['init_metrics']['train_minutes']:.1f}"
+            f" min, {metrics['init_metrics']['steps']} steps, lr {metrics['init_metrics']['lr']:g}): "
+            f"{metrics['init_metrics']['train_minutes'] + metrics['train_minutes']:.1f} min, "
+            f"{metrics['init_metrics']['steps'] + metrics['steps']} steps in all."
+            if metrics.get("init_metrics") else ".")] if metrics.get("init") else []),
+        *([f"- Warm start: the refinement net started as stage 1 (`{metrics['warm_start']}`): image-channel "
+           "weights copied, previous-mask and click channels at 0, the output as stage 1's GTV-minus-background "
+           "logit (the paper trains stage 2 from scratch; on this CPU budget from scratch did worse, see the "
+           "report)."] if metrics.get("warm_start") else []),
         f"- An optimiser step at every simulated interaction, {metrics['interactions'][0]}..{metrics['interactions'][1]}"
         " interactions per iteration (uniform), border-distance clicks (DeepGrow / 2S-ICR simulator), the first",
         "  from stage 1's answer; batch 1.",

@@ -73,6 +73,63 @@ def refinement_unet(image_channels: int = 1, channels: Sequence[int] = CPU_CHANN
     )
 
 
+def warm_start_from_stage1(refinement: torch.nn.Module, stage1: torch.nn.Module, target: int = 1) -> list[str]:
+    """Copy an automatic model's weights into a refinement net of the same shape (a warm start).
+
+    Both are the paper's UNet and differ only in their input and output channels: stage 1
+    takes the image and gives 3 class logits; the refinement net takes the image, the previous
+    probability and two click maps and gives 1 logit. Weights of equal shape are copied; on an
+    input-channel axis the image channels are copied and the 3 new ones start at 0 (the net
+    starts by ignoring previous mask and clicks, and learns to use them); on an
+    output-class axis the refinement logit starts as stage 1's ``target`` logit minus its
+    background logit, and a layer from classes to classes (the last residual unit's convolution)
+    starts at 0, leaving its identity path. The refinement net so starts with stage 1's
+    features; its output is NOT stage 1's (that last unit mixed the 3 classes, and the
+    difference of the transposed convolution's outputs alone over-segments), so the first
+    steps fit the output layers. It is then trained on its own
+    (stage 1 stays frozen): a CPU-budget measure, the paper trains stage 2 from scratch.
+
+    Returns:
+        The names of the parameters that were adapted (not copied as they are).
+
+    Raises:
+        ValueError: the two networks differ other than in those channel axes.
+    """
+    source = stage1.state_dict()
+    state = refinement.state_dict()
+    adapted = []
+    for name, value in state.items():
+        if name not in source:
+            raise ValueError(f"the stage-1 network has no parameter {name!r}: not the same UNet shape")
+        old = source[name]
+        if old.shape == value.shape:
+            state[name] = old.clone()
+            continue
+        if old.ndim != value.ndim:
+            raise ValueError(f"parameter {name!r} has shape {tuple(old.shape)} in stage 1, {tuple(value.shape)} here")
+        shrinking = [axis for axis, (a, b) in enumerate(zip(old.shape, value.shape)) if b < a]
+        if len(shrinking) > 1:  # a class-to-class layer (the last residual unit): start as its identity path
+            state[name] = torch.zeros_like(value)
+            adapted.append(name)
+            continue
+        new = old.clone()
+        for axis, (a, b) in enumerate(zip(old.shape, value.shape)):
+            if a == b:
+                continue
+            if b > a:  # more inputs: image channels copied, the guidance channels start at 0
+                pad = list(new.shape)
+                pad[axis] = b - a
+                new = torch.cat([new, torch.zeros(pad, dtype=new.dtype)], dim=axis)
+            elif b == 1 and a > target:  # one output: target minus background
+                new = new.narrow(axis, target, 1) - new.narrow(axis, 0, 1)
+            else:
+                raise ValueError(f"cannot adapt {name!r} from {tuple(old.shape)} to {tuple(value.shape)}")
+        state[name] = new
+        adapted.append(name)
+    refinement.load_state_dict(state)
+    return adapted
+
+
 def _checkpoint(path: str | Path, what: str, hint: str) -> dict:
     if not os.path.exists(path):
         raise ValueError(f"{what} weights '{path}' do not exist; {hint}")
@@ -122,4 +179,5 @@ __all__ = [
     "load_refinement",
     "load_stage1",
     "refinement_unet",
+    "warm_start_from_stage1",
 ]

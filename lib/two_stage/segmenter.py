@@ -11,8 +11,10 @@
   refines the harness's ``previous`` (resampled into model space), else stage 1's answer.
 - ``two_stage_ct_stage1`` (:func:`two_stage_ct_stage1`): stage 1 alone, clicks ignored:
   the reference 2S-ICR's 0-click answer must equal.
-- ``two_stage_ct_ensemble``: stage 1 = UNet + DynUNet automatic models, refinement = every
-  ``models/two_stage_ct*/weights.pt`` member listed in :data:`ENSEMBLE_MEMBERS` that exists.
+- ``two_stage_ct_ensemble``: k = 2 members per stage: stage 1 = the UNet and DynUNet automatic
+  models, refinement = the members of :data:`ENSEMBLE_MEMBERS` that exist (the main net and the
+  one trained without mask dropout). The paper's five members come from 5-fold
+  cross-validation; ours differ by architecture (stage 1) and by mask dropout (stage 2).
 - ``two_stage_petct``: the PET-CT stages (``models/two_stage_petct``), on ``--pet`` phantoms.
 """
 
@@ -35,7 +37,7 @@ STAGE1_CT = MODELS / "segmentation" / "weights.pt"
 STAGE1_CT_DYNUNET = MODELS / "segmentation_dynunet" / "weights.pt"
 REFINEMENT_CT = MODELS / "two_stage_ct" / "weights.pt"
 #: Refinement members of the CT ensemble (those that exist are used).
-ENSEMBLE_MEMBERS = (REFINEMENT_CT, MODELS / "two_stage_ct_seed1" / "weights.pt")
+ENSEMBLE_MEMBERS = (REFINEMENT_CT, MODELS / "two_stage_ct_p0" / "weights.pt")
 STAGE1_PETCT = MODELS / "two_stage_petct" / "stage1.pt"
 REFINEMENT_PETCT = MODELS / "two_stage_petct" / "weights.pt"
 
@@ -133,6 +135,9 @@ def with_weights(name: str, stage1: Sequence[str | Path], refinement: Sequence[s
 
 #: Ablation: the refinement net trained without mask dropout (p = 0), same stage 1.
 two_stage_ct_p0 = with_weights("two_stage_ct_p0", [STAGE1_CT], [MODELS / "two_stage_ct_p0" / "weights.pt"])
+#: Ablation: the refinement net trained from random weights (the paper's way), lr 1e-3, same budget.
+two_stage_ct_scratch = with_weights("two_stage_ct_scratch", [STAGE1_CT],
+                                    [MODELS / "two_stage_ct_scratch" / "weights.pt"])
 
 
 __all__ = [
@@ -140,6 +145,7 @@ __all__ = [
     "two_stage_ct",
     "two_stage_ct_ensemble",
     "two_stage_ct_p0",
+    "two_stage_ct_scratch",
     "two_stage_ct_stage1",
     "two_stage_petct",
     "two_stage_petct_stage1",

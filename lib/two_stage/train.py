@@ -3,6 +3,7 @@
     python -m lib.two_stage.train --out models/two_stage_ct --minutes 20
     python -m lib.two_stage.train --out models/two_stage_ct_p0 --mask-dropout 0 --minutes 20   # ablation
     python -m lib.two_stage.train --out models/two_stage_ct_seed1 --seed 1 --minutes 20       # ensemble member
+    python -m lib.two_stage.train --out models/two_stage_ct --init build/run1/weights.pt --lr 1e-4   # continue
 
 Writes training / validation / held-out phantoms under ``--data`` (seeds 100+, 800+, 900+:
 the automatic model's command's; ``--modality petct`` writes PET-CT ones under
@@ -58,7 +59,15 @@ from lib.simulators import border_distance_click
 from lib.two_stage.engine import TwoStageModel, next_answer
 from lib.two_stage.loop import MAX_INTERACTIONS, MIN_INTERACTIONS, dice_bce_loss, refinement_iteration
 from lib.two_stage.model_card import write_model_card
-from lib.two_stage.network import CPU_CHANNELS, PAPER_CHANNELS, STRIDES, load_stage1, refinement_unet
+from lib.two_stage.network import (
+    CPU_CHANNELS,
+    PAPER_CHANNELS,
+    STRIDES,
+    load_refinement,
+    load_stage1,
+    refinement_unet,
+    warm_start_from_stage1,
+)
 from lib.two_stage.preprocess import image_channels, model_space_transforms, prepare_array
 from lib.two_stage.transforms import MASK_DROPOUT_P, TRAIN_MARGIN_MM, MaskDropout, RandTargetCropd, paper_augmentations
 
@@ -197,8 +206,13 @@ def train(
     val_every: int,
     seed: int,
     meta: dict,
+    validate_start: bool = False,
 ) -> dict:
-    """The training loop (see the module doc); returns the history and the best validation."""
+    """The training loop (see the module doc); returns the history and the best validation.
+
+    ``validate_start`` validates the network as given, before any step (continued training:
+    the result never keeps a checkpoint worse than its start).
+    """
     rng = np.random.default_rng(seed)
     transform = sample_transform(int(cases[0]["image"].shape[0]), seed)
     dropout = MaskDropout(mask_dropout)
@@ -230,6 +244,8 @@ def train(
         losses.clear()
         print(json.dumps(row), flush=True)
 
+    if validate_start:
+        validate()
     next_validation = val_every
     while fraction() < 1.0:
         case = cases[int(rng.integers(len(cases)))]
@@ -273,6 +289,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--val-every", type=int, default=300, help="validate every this many optimiser steps")
     parser.add_argument("--val-margin-mm", type=float, default=VAL_MARGIN_MM)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", type=Path, help="continue from these refinement weights (validated first)")
+    parser.add_argument("--warm-start", action="store_true",
+                        help="start from stage 1's weights (image channels copied, guidance channels at 0, the "
+                        "output as stage 1's GTV-minus-background logit) instead of random ones")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
     return parser.parse_args(argv)
 
@@ -292,6 +312,8 @@ def fit_refinement(
     seed: int = 0,
     paper_widths: bool = False,
     val_clicks: int = VALIDATION_CLICKS,
+    init: Path | None = None,
+    warm_start: bool = False,
 ) -> dict:
     """Train a refinement net for the frozen stage 1 and write ``out/weights.pt`` (best, atomically).
 
@@ -302,6 +324,9 @@ def fit_refinement(
         out: the output folder.
         cache: where stage 1's answers of the training files are kept.
         val_clicks: clicks per validation session (paper 10).
+        init: refinement weights to continue from (validated first) instead of random ones.
+        warm_start: start from the (first) stage-1 network's weights
+            (:func:`lib.two_stage.network.warm_start_from_stage1`; validated first).
         Others: see ``python -m lib.two_stage.train --help``.
 
     Returns:
@@ -319,10 +344,18 @@ def fit_refinement(
     prep_minutes = (time.time() - prep_start) / 60
     widths = PAPER_CHANNELS if paper_widths else CPU_CHANNELS
     network = refinement_unet(channels, widths)
+    if init is not None:
+        network = load_refinement(init)
+        widths = tuple(torch.load(init, map_location="cpu", weights_only=True).get("channels", widths))
+    elif warm_start:
+        warm_start_from_stage1(network, stage1.stage1[0])
     meta = {"image_channels": channels, "channels": list(widths), "arch": "refinement_unet",
             "mask_dropout": mask_dropout, "stage1": [str(p) for p in stage1_paths]}
-    result = train(network, cases, validation, out, minutes, steps, lr, mask_dropout, val_every, seed, meta)
+    result = train(network, cases, validation, out, minutes, steps, lr, mask_dropout, val_every, seed, meta,
+                   validate_start=init is not None or warm_start)
     return {
+        "init": None if init is None else str(init),
+        "warm_start": str(stage1_paths[0]) if warm_start and init is None else None,
         "modality": modality,
         "image_channels": channels,
         "channels": list(widths),
@@ -365,8 +398,12 @@ def main(argv: Sequence[str] | None = None) -> dict:
     metrics = fit_refinement(
         stage1_paths, datalist(data / "train"), validation, out, stage1_cache_folder(data, stage1_paths),
         args.modality, args.minutes, args.steps, args.lr, args.mask_dropout, args.val_every, args.seed,
-        args.paper_widths,
+        args.paper_widths, init=args.init, warm_start=args.warm_start,
     )
+    earlier = args.init.parent / "metrics.json" if args.init else None
+    if earlier is not None and earlier.exists():
+        before = json.loads(earlier.read_text())
+        metrics["init_metrics"] = {k: before.get(k) for k in ("command", "train_minutes", "steps", "lr", "validation")}
     metrics = {
         "command": "python -m lib.two_stage.train " + shlex.join(sys.argv[1:] if argv is None else list(argv)),
         **metrics,

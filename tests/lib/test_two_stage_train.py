@@ -94,3 +94,21 @@ def test_fit_refinement_writes_weights_metrics_and_card(tmp_path):
     write_reports(metrics, out)
     assert json.loads((out / "metrics.json").read_text())["steps"] == metrics["steps"]
     assert "2S-ICR refinement model" in (out / "MODEL_CARD.md").read_text()
+
+
+def test_warm_start_copies_stage_1_and_starts_the_guidance_channels_at_zero():
+    from lib.two_stage.network import warm_start_from_stage1
+
+    torch.manual_seed(0)
+    stage1 = segmentation_unet()
+    refinement = refinement_unet(1)
+    adapted = warm_start_from_stage1(refinement, stage1)
+    source, state = stage1.state_dict(), refinement.state_dict()
+    first = "model.0.conv.unit0.conv.weight"
+    assert first in adapted
+    torch.testing.assert_close(state[first][:, :1], source[first])
+    assert float(state[first][:, 1:].abs().sum()) == 0.0  # previous mask and click maps start ignored
+    copied = [n for n in state if n not in adapted]
+    assert copied and all(torch.equal(state[n], source[n]) for n in copied)
+    with pytest.raises(ValueError, match="no parameter"):
+        warm_start_from_stage1(torch.nn.Linear(2, 2), stage1)

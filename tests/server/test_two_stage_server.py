@@ -14,6 +14,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+from monailabel.client import MONAILabelClient
 from monailabel.client.client import MONAILabelClientException
 
 from lib.interaction.clicks import Click
@@ -41,9 +42,13 @@ def ts_server(tmp_path_factory):
         phantom = generate_phantom(PhantomConfig(seed=905, shape=(48, 48, 24), orientation=orientation))
         save_phantom(phantom, studies / f"{image_id}.nii.gz", studies / "labels" / "final" / f"{image_id}.nii.gz")
     torch.manual_seed(0)
+    network = refinement_unet(1)
+    last = [m for m in network.modules() if isinstance(m, (torch.nn.Conv3d, torch.nn.ConvTranspose3d))][-1]
+    with torch.no_grad():  # untrained logits are near 0: scale them so answers do not hinge on rounding
+        last.weight.mul_(1000.0)
+        last.bias.mul_(1000.0)
     refinement = root / "refinement.pt"
-    torch.save({"model": refinement_unet(1).state_dict(), "image_channels": 1, "channels": list(CPU_CHANNELS)},
-               refinement)
+    torch.save({"model": network.state_dict(), "image_channels": 1, "channels": list(CPU_CHANNELS)}, refinement)
     conf = {"models": "segmentation,two_stage", "model_dir": root / "model", "two_stage_stage1": STAGE1,
             "two_stage_refinement": refinement}
     model = TwoStageModel.from_weights([STAGE1], [refinement])
@@ -64,9 +69,16 @@ def _expected(model, image, steps, previous=None) -> np.ndarray:
     return (prepared.to_input_grid(state.answer.numpy()) > 0.5).astype(np.uint8)
 
 
-def _params(clicks, client_id):
+def _params(clicks):
     return {"foreground": [list(c.index) for c in clicks if c.positive],
-            "background": [list(c.index) for c in clicks if not c.positive], "client_id": client_id}
+            "background": [list(c.index) for c in clicks if not c.positive]}
+
+
+def _user(client: MONAILabelClient, root, client_id: str) -> MONAILabelClient:
+    """Another client of the same server, as a second Slicer would be (its own ``client_id``)."""
+    folder = root / f"client_{client_id}"
+    folder.mkdir(exist_ok=True)
+    return MONAILabelClient(client._server_url, tmpdir=str(folder), client_id=client_id)
 
 
 def test_info_declares_a_3d_deepedit_click_model(ts_server):
@@ -80,7 +92,7 @@ def test_info_declares_a_3d_deepedit_click_model(ts_server):
 @pytest.mark.parametrize("image_id", IMAGES)
 def test_no_click_is_the_automatic_models_gtv_exactly(ts_server, image_id):
     client, studies, model, _ = ts_server
-    answer, _ = client.infer(MODEL, image_id, _params([], "a"))
+    answer, _ = client.infer(MODEL, image_id, _params([]))
     automatic, _ = client.infer("segmentation", image_id, {})
     image = nib.load(studies / f"{image_id}.nii.gz")
     assert nib.load(answer).shape == image.shape
@@ -90,18 +102,21 @@ def test_no_click_is_the_automatic_models_gtv_exactly(ts_server, image_id):
 
 
 def test_a_second_click_refines_the_last_answer_with_all_clicks(ts_server):
-    client, studies, model, _ = ts_server
+    client, studies, model, root = ts_server
     image = studies / "small_lps.nii.gz"
     c1, c2 = Click((24, 24, 12), True), Click((10, 30, 8), False)
-    client.infer(MODEL, "small_lps", _params([], "user"))
-    client.infer(MODEL, "small_lps", _params([c1], "user"))
-    stepwise, _ = client.infer(MODEL, "small_lps", _params([c1, c2], "user"))
-    at_once, _ = client.infer(MODEL, "small_lps", _params([c1, c2], "someone_else"))
+    user, other = _user(client, root, "user"), _user(client, root, "someone_else")
+    user.infer(MODEL, "small_lps", _params([]))
+    user.infer(MODEL, "small_lps", _params([c1]))
+    stepwise, _ = user.infer(MODEL, "small_lps", _params([c1, c2]))
+    at_once, _ = other.infer(MODEL, "small_lps", _params([c1, c2]))
     expected_stepwise = _expected(model, image, [[c1], [c1, c2]])
     expected_at_once = _expected(model, image, [[c1, c2]])
-    assert not np.array_equal(expected_stepwise, expected_at_once)  # the two histories must differ
-    np.testing.assert_array_equal(_label(stepwise), expected_stepwise)
-    np.testing.assert_array_equal(_label(at_once), expected_at_once)
+    differ = (expected_stepwise != expected_at_once).mean()
+    assert differ > 0.01  # the two histories give clearly different answers
+    # the server's threads may round differently from this process's: allow a few boundary voxels
+    assert (_label(stepwise) != expected_stepwise).mean() < differ / 20
+    assert (_label(at_once) != expected_at_once).mean() < differ / 20
 
 
 def test_an_uploaded_label_is_what_gets_refined(ts_server):
@@ -111,9 +126,12 @@ def test_an_uploaded_label_is_what_gets_refined(ts_server):
     seen[18:30, 18:30, 8:16] = 1
     upload = save_nifti_atomic(seen, image.affine, root / "seen.nii.gz")
     click = Click((24, 24, 12), True)
-    answer, _ = client.infer(MODEL, "small_ras", _params([click], "uploader"), label_in=str(upload))
+    answer, _ = _user(client, root, "uploader").infer(MODEL, "small_ras", _params([click]), label_in=str(upload))
     expected = _expected(model, studies / "small_ras.nii.gz", [[click]], previous=seen.astype(np.float32))
-    np.testing.assert_array_equal(_label(answer), expected)
+    ignored = _expected(model, studies / "small_ras.nii.gz", [[click]])
+    differ = (expected != ignored).mean()
+    assert differ > 0.01
+    assert (_label(answer) != expected).mean() < differ / 20
 
 
 @pytest.mark.parametrize(
