@@ -92,6 +92,19 @@ def _variant(folder: str, name: str) -> Callable[..., DinHarnessSegmenter]:
     return factory
 
 
+def _with_sigma(sigma: tuple[float, float, float], name: str) -> Callable[..., DinHarnessSegmenter]:
+    def factory(weights: str | Path | None = None, device: str = "cpu") -> DinHarnessSegmenter:
+        path = weights or shipped_weights()
+        return DinHarnessSegmenter(path, settings=settings_of(path).with_request(sigma=sigma), device=device, name=name)
+
+    factory.__doc__ = f"The shipped model with ExpDT sigma {sigma} (X, Y, Z) set at inference, as ``{name}``."
+    return factory
+
+
+#: sigma chosen at inference time (the paper tunes it there): narrower, and the paper's best (z, y, x) = (1.5, 6, 6).
+din_sigma_3_3_1 = _with_sigma((3.0, 3.0, 1.0), "din_sigma_3_3_1")
+din_sigma_6_6_1p5 = _with_sigma((6.0, 6.0, 1.5), "din_sigma_6_6_1.5")
+
 din_exp_short = _variant("din_exp_short", "din_exp_short")
 din_edt_short = _variant("din_edt_short", "din_edt_short")
 din_gdt_short = _variant("din_gdt_short", "din_gdt_short")
@@ -105,5 +118,7 @@ __all__ = [
     "din_exp_short",
     "din_gdt_short",
     "din_input_only_short",
+    "din_sigma_3_3_1",
+    "din_sigma_6_6_1p5",
     "shipped_weights",
 ]
