@@ -47,14 +47,33 @@ def run_table(report: dict) -> list[str]:
     return lines
 
 
+def combined_table(reports: Sequence[dict], title: str) -> list[str]:
+    """One table over several runs (e.g. one method per run, each with its own clicks); rows ``run: method``."""
+    merged = dict(reports[0])
+    merged["name"] = title
+    merged["cases"] = reports[0]["cases"]
+    merged["methods"] = {f"{r.get('name', '?')}: {m}": v for r in reports for m, v in r["methods"].items()}
+    if any(r["cases"] != merged["cases"] or r["max_clicks"] != merged["max_clicks"] for r in reports):
+        raise ValueError("runs with different cases or click budgets cannot share a table")
+    modes = sorted({r["click_mode"] for r in reports})
+    merged["click_mode"] = "/".join(modes)
+    merged["reference"] = None
+    return run_table(merged)
+
+
 def main(argv: Sequence[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path, help="result folders holding eval.json")
     parser.add_argument("--out", type=Path, help="write the Markdown here too")
+    parser.add_argument("--combine", metavar="TITLE", help="one table over all runs (same cases and clicks budget)")
     args = parser.parse_args(argv)
     lines = ["# DIN: the paper's metrics, from the harness reports", ""]
-    for run in args.runs:
-        lines += run_table(json.loads((run / "eval.json").read_text()))
+    reports = [json.loads((run / "eval.json").read_text()) for run in args.runs]
+    if args.combine:
+        lines += combined_table(reports, args.combine)
+    else:
+        for report in reports:
+            lines += run_table(report)
     lines += ["NoC@0.80: mean clicks to reach DSC >= 0.80 (a case that never does counts as the maximum; the "
               "failed share in brackets). VOE = 1 - |P and Q| / |P or Q|, ARVD = abs(|P| - |Q|) / |Q|, at the last "
               "click. fg / bg clicks: mean per case.", ""]
