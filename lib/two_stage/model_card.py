@@ -25,6 +25,9 @@ def write_model_card(metrics: dict, path: Path) -> None:
         f"MONAI `UNet`, widths {tuple(metrics['channels'])} (paper (16, 32, 64, 128, 256), halved for a",
         f"2-core CPU), strides {tuple(metrics['strides'])}, two residual units; {metrics['parameters']:,} parameters.",
         "Model space: RAS, 3 x 3 x 6 mm (paper 1 mm isotropic), CT [-200, 200] HU -> [-1, 1], PET z-scored.",
+        *(["Residual output (not in the paper): logit = logit(previous probability) + UNet(input), so the",
+           "net learns the correction of the previous answer (`lib.two_stage.network.ResidualRefinement`)."]
+          if metrics.get("residual") else []),
         "Weights: `weights.pt` (`{\"model\": state_dict, \"image_channels\", \"channels\", ...}`).",
         "",
         "## Data",
@@ -36,7 +39,7 @@ def write_model_card(metrics: dict, path: Path) -> None:
         f"{metrics['train_margin_mm'][0]:g}..{metrics['train_margin_mm'][1]:g} mm margin, sides multiples of 8.",
         "",
         "## Training (paper section 4.3, scaled)",
-        f"- Command: `{metrics["command"]}`",
+        f"- Command: `{metrics['command']}`",
         f"- Time: {metrics['train_minutes']:.1f} min training + {metrics['prep_minutes']:.1f} min preparation "
         f"(stage 1 on every case, cached), {metrics['steps']} optimiser steps in {metrics['iterations']} "
         f"iterations, on {metrics['machine']}",

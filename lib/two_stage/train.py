@@ -63,6 +63,7 @@ from lib.two_stage.network import (
     CPU_CHANNELS,
     PAPER_CHANNELS,
     STRIDES,
+    ResidualRefinement,
     load_refinement,
     load_stage1,
     refinement_unet,
@@ -293,6 +294,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warm-start", action="store_true",
                         help="start from stage 1's weights (image channels copied, guidance channels at 0, the "
                         "output as stage 1's GTV-minus-background logit) instead of random ones")
+    parser.add_argument("--residual", action="store_true",
+                        help="residual output: logit = logit(previous) + UNet (not in the paper; see network.py)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
     return parser.parse_args(argv)
 
@@ -314,6 +317,7 @@ def fit_refinement(
     val_clicks: int = VALIDATION_CLICKS,
     init: Path | None = None,
     warm_start: bool = False,
+    residual: bool = False,
 ) -> dict:
     """Train a refinement net for the frozen stage 1 and write ``out/weights.pt`` (best, atomically).
 
@@ -327,6 +331,7 @@ def fit_refinement(
         init: refinement weights to continue from (validated first) instead of random ones.
         warm_start: start from the (first) stage-1 network's weights
             (:func:`lib.two_stage.network.warm_start_from_stage1`; validated first).
+        residual: the residual output (:class:`lib.two_stage.network.ResidualRefinement`).
         Others: see ``python -m lib.two_stage.train --help``.
 
     Returns:
@@ -349,13 +354,17 @@ def fit_refinement(
         widths = tuple(torch.load(init, map_location="cpu", weights_only=True).get("channels", widths))
     elif warm_start:
         warm_start_from_stage1(network, stage1.stage1[0])
-    meta = {"image_channels": channels, "channels": list(widths), "arch": "refinement_unet",
+    if residual and init is None:
+        network = ResidualRefinement(network, channels)
+    residual = isinstance(network, ResidualRefinement)
+    meta = {"image_channels": channels, "channels": list(widths), "arch": "refinement_unet", "residual": residual,
             "mask_dropout": mask_dropout, "stage1": [str(p) for p in stage1_paths]}
     result = train(network, cases, validation, out, minutes, steps, lr, mask_dropout, val_every, seed, meta,
-                   validate_start=init is not None or warm_start)
+                   validate_start=init is not None or warm_start or residual)
     return {
         "init": None if init is None else str(init),
         "warm_start": str(stage1_paths[0]) if warm_start and init is None else None,
+        "residual": residual,
         "modality": modality,
         "image_channels": channels,
         "channels": list(widths),
@@ -399,6 +408,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         stage1_paths, datalist(data / "train"), validation, out, stage1_cache_folder(data, stage1_paths),
         args.modality, args.minutes, args.steps, args.lr, args.mask_dropout, args.val_every, args.seed,
         args.paper_widths, init=args.init, warm_start=args.warm_start,
+        residual=args.residual,
     )
     earlier = args.init.parent / "metrics.json" if args.init else None
     if earlier is not None and earlier.exists():

@@ -112,3 +112,22 @@ def test_warm_start_copies_stage_1_and_starts_the_guidance_channels_at_zero():
     assert copied and all(torch.equal(state[n], source[n]) for n in copied)
     with pytest.raises(ValueError, match="no parameter"):
         warm_start_from_stage1(torch.nn.Linear(2, 2), stage1)
+
+
+def test_residual_refinement_starts_as_the_previous_answer_and_round_trips(tmp_path):
+    from lib.two_stage.network import ResidualRefinement
+
+    torch.manual_seed(0)
+    network = ResidualRefinement(refinement_unet(1, (2, 4, 8, 8, 8)))
+    x = torch.rand(1, 4, 16, 16, 16).clamp(0.01, 0.99)
+    torch.testing.assert_close(torch.sigmoid(network(x))[:, 0], x[:, 1], atol=1e-5, rtol=0)
+    network(x).sum().backward()
+    assert any(float(p.grad.abs().sum()) > 0 for p in network.parameters())  # the correction can learn
+    with torch.no_grad():
+        for p in network.parameters():
+            p.add_(0.01)
+    torch.save({"model": network.state_dict(), "image_channels": 1, "channels": [2, 4, 8, 8, 8], "residual": True},
+               tmp_path / "r.pt")
+    loaded = load_refinement(tmp_path / "r.pt")
+    assert isinstance(loaded, ResidualRefinement)
+    torch.testing.assert_close(loaded(x), network(x))
