@@ -29,13 +29,16 @@ class UpdateSettings:
     Attributes:
         optimiser: ``"adam"`` or ``"lbfgs"`` (the paper uses each on one dataset).
         iterations: at most this many optimiser steps.
-        lr: learning rate (Adam) or step size (L-BFGS).
+        lr: learning rate (Adam) or step size (L-BFGS). Adam's 0.02 was chosen on validation
+            phantoms (seeds 800-811, GTV, 1 and 4 worst-slice edits, fusion at level 2): lr 0.1,
+            0.05, 0.02, 0.01 gave whole-volume DSC 0.921, 0.924, 0.929, 0.929 at 4 edits (paste
+            0.921) and 0.844 / 0.847 / 0.847 at 1 edit for 0.05 / 0.02 / 0.01; 0.01 is slower.
         error_threshold: stop once the edit's error (:func:`edit_error`) is at most this.
     """
 
     optimiser: str = "adam"
     iterations: int = 12
-    lr: float = 0.1
+    lr: float = 0.02
     error_threshold: float = 0.05
 
     def __post_init__(self) -> None:
