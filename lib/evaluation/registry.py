@@ -26,7 +26,7 @@ _FACTORIES: dict[str, SegmenterFactory | str] = {
     "two_stage_ct": "lib.two_stage.segmenter:two_stage_ct",
     "two_stage_ct_stage1": "lib.two_stage.segmenter:two_stage_ct_stage1",
     "two_stage_ct_ensemble": "lib.two_stage.segmenter:two_stage_ct_ensemble",
-    "two_stage_ct_p0": "lib.two_stage.segmenter:two_stage_ct_p0",
+    "two_stage_ct_p02": "lib.two_stage.segmenter:two_stage_ct_p02",
     "two_stage_ct_scratch": "lib.two_stage.segmenter:two_stage_ct_scratch",
     "two_stage_petct": "lib.two_stage.segmenter:two_stage_petct",
     "two_stage_petct_stage1": "lib.two_stage.segmenter:two_stage_petct_stage1",
