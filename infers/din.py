@@ -21,6 +21,7 @@ or is loaded (unreadable -> 415), then clicks and boxes are checked against its 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -77,6 +78,7 @@ class Din(HttpErrors, BasicInferTask):
             load_strict=True,
         )
         self.cache = cache if cache is not None else shared_cache()
+        self._settings: tuple[tuple[str, int], GuideSettings] | None = None
 
     def is_valid(self) -> bool:
         """Offered to clients only once weights exist (never an untrained network)."""
@@ -89,9 +91,14 @@ class Din(HttpErrors, BasicInferTask):
         return []
 
     def settings(self) -> GuideSettings:
-        """The guide settings saved with the served weights."""
+        """The guide settings saved with the served weights (read again only when the file changes)."""
         path = self.get_path()
-        return settings_of(path) if path else GuideSettings()
+        if not path:
+            return GuideSettings()
+        key = (path, os.stat(path).st_mtime_ns)
+        if self._settings is None or self._settings[0] != key:
+            self._settings = (key, settings_of(path))
+        return self._settings[1]
 
     def run_pre_transforms(self, data: dict[str, Any], transforms) -> dict[str, Any]:
         """Clicks and params checked, then the image in model space (cached), then against its size."""
