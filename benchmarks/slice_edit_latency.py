@@ -39,6 +39,7 @@ from lib.gaussian_click.preprocess import prepare_file  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
 from lib.propagation.engine import PropagationEngine, check_edits  # noqa: E402
 from lib.propagation.train_fusion import load_fusion  # noqa: E402
+from lib.propagation.update import UpdateSettings  # noqa: E402
 from lib.segmentation.evaluate import load_network  # noqa: E402
 from lib.segmentation.predict import predict_file  # noqa: E402
 from lib.session_cache import SessionCache  # noqa: E402
@@ -86,10 +87,10 @@ def summary(times: list[float]) -> dict:
     }
 
 
-def run(edits: int, weights: Path, fusion: Path | None) -> dict:
+def run(edits: int, weights: Path, fusion: Path | None, settings: UpdateSettings = UpdateSettings()) -> dict:
     network = load_network(weights)
     module = load_fusion(fusion)[0] if fusion is not None and fusion.exists() else None
-    engine = PropagationEngine(network, 2, module, cache=SessionCache(4, 2 * 1024**3))
+    engine = PropagationEngine(network, 2, module, settings=settings, cache=SessionCache(4, 2 * 1024**3))
     with tempfile.TemporaryDirectory() as folder:
         studies = write_studies(Path(folder))
         path = Path(folder) / "region.nii.gz"
@@ -104,6 +105,7 @@ def run(edits: int, weights: Path, fusion: Path | None) -> dict:
         "weights": str(weights),
         "fusion": str(fusion) if module is not None else None,
         "edits": len(sequence),
+        "update": vars(settings),
         "modes": modes,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "machine": str(describe_machine()),
@@ -115,12 +117,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--edits", type=int, default=8, help="edits per mode (>= 2)")
     parser.add_argument("--weights", type=Path, default=REPO / "models" / "segmentation" / "weights.pt")
     parser.add_argument("--fusion", type=Path, default=REPO / "models" / "propagation_unet" / "fusion.pt")
+    parser.add_argument("--lr", type=float, default=UpdateSettings.lr, help="feature-update learning rate")
+    parser.add_argument("--iterations", type=int, default=UpdateSettings.iterations, help="feature-update steps at most")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
     if args.edits < 2:
         parser.error("--edits must be at least 2 (the first edit is reported apart)")
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
-    report = run(args.edits, args.weights, args.fusion)
+    report = run(args.edits, args.weights, args.fusion, UpdateSettings(iterations=args.iterations, lr=args.lr))
     text = json.dumps(report, indent=2)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
