@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from lib.evaluation.protocol import Case
 from lib.interaction.clicks import Click

@@ -33,7 +33,6 @@ import argparse
 import copy
 import json
 import math
-import os
 import shlex
 import sys
 import time
