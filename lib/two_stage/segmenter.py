@@ -134,9 +134,9 @@ def with_weights(name: str, stage1: Sequence[str | Path], refinement: Sequence[s
 
 #: Ablation: the refinement net trained with the paper's mask dropout p = 0.2 (the shipped
 #: ``two_stage_ct`` was trained without: p = 0 validated better on this budget), same stage 1.
-#: Its weights are not shipped (its best checkpoint was the untrained start); retrain with
-#: ``python -m lib.two_stage.train --out models/two_stage_ct_p02 --residual --lr 1e-3 --minutes 17``.
-two_stage_ct_p02 = with_weights("two_stage_ct_p02", [STAGE1_CT], [MODELS / "two_stage_ct_p02" / "weights.pt"])
+#: Its best checkpoint is its untrained start (the identity), so the ablation uses its LAST
+#: weights, ``last.pt`` of ``python -m lib.two_stage.train --out build/two_stage_ct_p02 --residual``.
+two_stage_ct_p02 = with_weights("two_stage_ct_p02", [STAGE1_CT], [MODELS / "two_stage_ct_p02" / "last.pt"])
 #: Ablation: the refinement net trained from random weights (the paper's way), lr 1e-3, same budget.
 two_stage_ct_scratch = with_weights("two_stage_ct_scratch", [STAGE1_CT],
                                     [MODELS / "two_stage_ct_scratch" / "weights.pt"])

@@ -21,7 +21,8 @@ its answers under ``<data>/two_stage_stage1/`` (keyed by the weights' SHA-256), 
   shared machine still ends at 0);
 - every ``--val-every`` steps: Algorithm 1 with 10 border-distance clicks on the validation
   phantoms (cropped as the evaluation harness does, ``--val-margin-mm``); the best mean DSC
-  over clicks 1..10 is written at once to ``weights.pt`` (temp + rename);
+  over clicks 1..10 is written at once to ``weights.pt`` (temp + rename); the last weights
+  go to ``last.pt`` at the end (for ablations whose best is their start);
 - at the end ``metrics.json`` and ``MODEL_CARD.md``.
 
 ``--threads`` (default 1) sets torch's threads: the machine is shared.
@@ -266,6 +267,7 @@ def train(
             validate()
             next_validation = step + val_every
     validate()
+    save_weights_atomic(copy.deepcopy(network.state_dict()), out / "last.pt", **meta)  # for ablations
     return {"history": history, "best_step": best["step"], "validation": best["validation"], "steps": step,
             "iterations": iterations, "train_minutes": (time.time() - start) / 60}
 
