@@ -29,7 +29,6 @@ weights are written to a temporary folder: latency does not depend on the weight
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -49,6 +48,7 @@ from apps.radiotherapy.launch import APP_DIR, start_server  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
 from lib.phantom import LABELS, PhantomConfig, generate_phantom  # noqa: E402
 from lib.phantom.io import save_nifti_atomic  # noqa: E402
+from benchmarks.report import emit  # noqa: E402
 
 WHOLE = PhantomConfig(seed=901, shape=(224, 192, 80), spacing=(1.5, 1.5, 3.0))
 REGION_SHAPE = (128, 128, 64)
@@ -207,13 +207,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.clicks < 2:
         parser.error("--clicks must be at least 2 (the first request of a series is reported apart)")
-    report = run(args.clicks, args.models, args.untrained, args.seed)
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-    print(text)
-    return report
+    return emit(run(args.clicks, args.models, args.untrained, args.seed), args.out)
 
 
 if __name__ == "__main__":

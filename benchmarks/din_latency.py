@@ -23,7 +23,6 @@ the same architecture: latency does not depend on the weights' values.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -41,6 +40,7 @@ if str(REPO) not in sys.path:
 from apps.radiotherapy.launch import APP_DIR, start_server  # noqa: E402
 from benchmarks.click_latency import WHOLE, click_sequence, peak_rss_mb, summary, time_requests, write_studies  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
+from benchmarks.report import emit  # noqa: E402
 
 BOX_MARGIN = (10, 10, 3)
 
@@ -131,13 +131,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.clicks < 2:
         parser.error("--clicks must be at least 2 (the first request of a series is reported apart)")
-    report = run(args.clicks, args.models, args.untrained, args.seed)
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-    print(text)
-    return report
+    return emit(run(args.clicks, args.models, args.untrained, args.seed), args.out)
 
 
 if __name__ == "__main__":

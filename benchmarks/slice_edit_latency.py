@@ -18,7 +18,6 @@ each mode's p50 to ``cached``'s; the process's peak resident memory; the machine
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import sys
@@ -43,6 +42,7 @@ from lib.propagation.update import UpdateSettings  # noqa: E402
 from lib.segmentation.evaluate import load_network  # noqa: E402
 from lib.segmentation.predict import predict_file  # noqa: E402
 from lib.session_cache import SessionCache  # noqa: E402
+from benchmarks.report import emit  # noqa: E402
 
 MODES = ("cached", "recompute_features", "reload")
 
@@ -124,13 +124,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if args.edits < 2:
         parser.error("--edits must be at least 2 (the first edit is reported apart)")
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
-    report = run(args.edits, args.weights, args.fusion, UpdateSettings(iterations=args.iterations, lr=args.lr))
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-    print(text)
-    return report
+    return emit(run(args.edits, args.weights, args.fusion, UpdateSettings(iterations=args.iterations, lr=args.lr)), args.out)
 
 
 if __name__ == "__main__":

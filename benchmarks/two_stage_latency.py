@@ -23,7 +23,6 @@ in-process timing. JSON on stdout (and in ``--out``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -42,6 +41,7 @@ if str(REPO) not in sys.path:
 from apps.radiotherapy.launch import APP_DIR, start_server  # noqa: E402
 from benchmarks.click_latency import WHOLE, click_sequence, peak_rss_mb, write_studies  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
+from benchmarks.report import emit  # noqa: E402
 
 MODEL = "two_stage"
 SHIPPED_STAGE1 = REPO / "models" / "segmentation" / "weights.pt"
@@ -165,13 +165,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.clicks < 3:
         parser.error("--clicks must be at least 3 (the first click is reported apart)")
-    report = run(args.clicks, args.untrained, args.seed, args.threads)
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-    print(text)
-    return report
+    return emit(run(args.clicks, args.untrained, args.seed, args.threads), args.out)
 
 
 if __name__ == "__main__":

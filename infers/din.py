@@ -22,7 +22,7 @@ or is loaded (unreadable -> 415), then clicks and boxes are checked against its 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -31,15 +31,15 @@ from fastapi import HTTPException
 from monai.data import MetaTensor
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.basic_infer import BasicInferTask
-from monailabel.utils.others.generic import strtobool
 
-from infers.errors import HttpErrors, UnreadableImageError
+from infers.errors import HttpErrors
+from infers.request_files import ClickTaskBasics, cached_image
 from lib.din.guides import GuideSettings
 from lib.din.network import din_network
 from lib.din.predict import parse_boxes, segment_prepared, settings_of
 from lib.din.preprocess import CACHE_TAG, PreparedImage, prepare_file
 from lib.interaction.clicks import parse_clicks
-from lib.session_cache import SessionCache, file_key, shared_cache
+from lib.session_cache import SessionCache, shared_cache
 
 LABEL = "gtv"
 
@@ -49,7 +49,7 @@ def foreground_keys(params: dict[str, Any]) -> tuple[str, ...]:
     return ("foreground", LABEL) if params.get("label") in (None, LABEL) else ("foreground",)
 
 
-class Din(HttpErrors, BasicInferTask):
+class Din(HttpErrors, ClickTaskBasics, BasicInferTask):
     """Segment the GTV from foreground / background clicks (and optional boxes).
 
     Args:
@@ -80,16 +80,6 @@ class Din(HttpErrors, BasicInferTask):
         self.cache = cache if cache is not None else shared_cache()
         self._settings: tuple[tuple[str, int], GuideSettings] | None = None
 
-    def is_valid(self) -> bool:
-        """Offered to clients only once weights exist (never an untrained network)."""
-        return self.get_path() is not None
-
-    def pre_transforms(self, data=None) -> Sequence[Callable]:
-        return []  # see run_pre_transforms: the prepared image comes from the session cache
-
-    def post_transforms(self, data=None) -> Sequence[Callable]:
-        return []
-
     def settings(self) -> GuideSettings:
         """The guide settings saved with the served weights (read again only when the file changes)."""
         path = self.get_path()
@@ -119,15 +109,7 @@ class Din(HttpErrors, BasicInferTask):
 
     def _prepared(self, data: dict[str, Any]) -> PreparedImage:
         """The request's image in model space, from the cache unless ``use_cache`` is false."""
-        path = data.get("image_path") or data.get("image")
-        if not isinstance(path, str):
-            raise UnreadableImageError(f"the request's image must be a file path, got {type(path).__name__}")
-        try:
-            if not strtobool(str(data.get("use_cache", True))):
-                return prepare_file(path)
-            return self.cache.get_or_load(file_key(path, CACHE_TAG), lambda: prepare_file(path))
-        except Exception as error:  # the reader's own error about the client's file, whatever its type
-            raise UnreadableImageError(f"cannot read image '{path}' as a 3D volume: {error}") from error
+        return cached_image(self.cache, data, CACHE_TAG, prepare_file)
 
     def run_inferer(self, data: dict[str, Any], convert_to_batch=True, device="cuda") -> dict[str, Any]:
         network = self._get_network(device, data)

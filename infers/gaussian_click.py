@@ -29,20 +29,18 @@ the harness.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 import torch
 from fastapi import HTTPException
 from monai.data import MetaTensor
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.basic_infer import BasicInferTask
-from monailabel.utils.others.generic import strtobool
 
-from infers.errors import HttpErrors, UnreadableImageError
+from infers.errors import HttpErrors
+from infers.request_files import ClickTaskBasics, cached_image, uploaded_label
 from lib.evaluation.protocol import spacing_of
 from lib.gaussian_click.local_correction import correct_locally
 from lib.gaussian_click.network import gaussian_click_net
@@ -50,7 +48,7 @@ from lib.gaussian_click.predict import segment_prepared
 from lib.gaussian_click.preprocess import PreparedImage, prepare_file
 from lib.interaction.clicks import parse_clicks
 from lib.phantom.config import LABELS
-from lib.session_cache import SessionCache, file_key, shared_cache
+from lib.session_cache import SessionCache, shared_cache
 
 
 def foreground_keys(params: dict[str, Any]) -> tuple[str, ...]:
@@ -61,7 +59,7 @@ def foreground_keys(params: dict[str, Any]) -> tuple[str, ...]:
     return ("foreground", label) if isinstance(label, str) and label in LABELS else ("foreground",)
 
 
-class GaussianClick(HttpErrors, BasicInferTask):
+class GaussianClick(HttpErrors, ClickTaskBasics, BasicInferTask):
     """Segment the clicked structure from foreground / background clicks.
 
     Args:
@@ -94,16 +92,6 @@ class GaussianClick(HttpErrors, BasicInferTask):
         self.dims = dims
         self.cache = cache if cache is not None else shared_cache()
 
-    def is_valid(self) -> bool:
-        """Offered to clients only once weights exist (never an untrained network)."""
-        return self.get_path() is not None
-
-    def pre_transforms(self, data=None) -> Sequence[Callable]:
-        return []  # see run_pre_transforms: the prepared image comes from the session cache
-
-    def post_transforms(self, data=None) -> Sequence[Callable]:
-        return []
-
     def run_pre_transforms(self, data: dict[str, Any], transforms) -> dict[str, Any]:
         """Clicks checked, then the image in model space (cached), then clicks against its size."""
         if self.get_path() is None:  # never answer with an untrained network
@@ -122,40 +110,14 @@ class GaussianClick(HttpErrors, BasicInferTask):
         return data
 
     def _previous(self, data: dict[str, Any], prepared: PreparedImage) -> np.ndarray | None:
-        """(X, Y, Z) bool previous answer the request uploaded as its label file, or None (3D only).
-
-        MONAI Label puts an uploaded label's temporary path under ``"label"``; a structure name
-        there (DeepEdit style, see :func:`foreground_keys`) is no file and means no upload.
-        """
-        path = data.get("label")
-        if self.dims != 3 or not isinstance(path, str) or path in LABELS or not os.path.isfile(path):
+        """(X, Y, Z) bool previous answer the request uploaded as its label file, or None (3D only)."""
+        if self.dims != 3:
             return None
-        try:
-            previous = np.asarray(nib.load(path).dataobj)
-        except Exception as error:  # the reader's own error about the client's file, whatever its type
-            raise ValueError(f"cannot read the uploaded previous label: {error}") from error
-        if previous.ndim > 3 and all(n == 1 for n in previous.shape[3:]):
-            previous = previous.reshape(previous.shape[:3])  # (X, Y, Z, 1) as some writers store a label
-        if previous.shape != tuple(prepared.input_shape):
-            raise ValueError(f"the uploaded previous label has shape {previous.shape}, "
-                             f"the image {tuple(prepared.input_shape)}")
-        return previous != 0
+        return uploaded_label(data, prepared.input_shape, not_files=LABELS, what="previous label")
 
     def _prepared(self, data: dict[str, Any]) -> PreparedImage:
         """The request's image in model space, from the cache unless ``use_cache`` is false."""
-        path = data.get("image_path") or data.get("image")
-        if not isinstance(path, str):
-            raise UnreadableImageError(f"the request's image must be a file path, got {type(path).__name__}")
-
-        def load() -> PreparedImage:
-            return prepare_file(path, self.dims)
-
-        try:
-            if not strtobool(str(data.get("use_cache", True))):
-                return load()
-            return self.cache.get_or_load(file_key(path, f"gaussian_click_{self.dims}d"), load)
-        except Exception as error:  # the reader's own error about the client's file, whatever its type
-            raise UnreadableImageError(f"cannot read image '{path}' as a 3D volume: {error}") from error
+        return cached_image(self.cache, data, f"gaussian_click_{self.dims}d", lambda path: prepare_file(path, self.dims))
 
     def run_inferer(self, data: dict[str, Any], convert_to_batch=True, device="cuda") -> dict[str, Any]:
         network = self._get_network(device, data)

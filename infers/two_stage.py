@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 import torch
 from fastapi import HTTPException
@@ -38,9 +37,10 @@ from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.basic_infer import BasicInferTask
 from monailabel.utils.others.generic import strtobool
 
-from infers.errors import HttpErrors, UnreadableImageError
+from infers.errors import HttpErrors
+from infers.request_files import ClickTaskBasics, cached_image, uploaded_label
 from lib.interaction.clicks import parse_clicks
-from lib.session_cache import SessionCache, file_key, shared_cache
+from lib.session_cache import SessionCache, shared_cache
 from lib.two_stage.engine import SessionState, TwoStageModel, next_answer
 from lib.two_stage.network import refinement_unet
 from lib.two_stage.preprocess import PreparedImage, prepare_file
@@ -51,7 +51,7 @@ ANSWER_ENTRIES = 64
 ANSWER_BYTES = 512 * 1024**2
 
 
-class TwoStage(HttpErrors, BasicInferTask):
+class TwoStage(HttpErrors, ClickTaskBasics, BasicInferTask):
     """Automatic GTV answer (no click) and click refinement of the last answer (Algorithm 1).
 
     Args:
@@ -97,12 +97,6 @@ class TwoStage(HttpErrors, BasicInferTask):
         """Offered to clients only once refinement and stage-1 weights exist."""
         return self.get_path() is not None and all(os.path.exists(p) for p in self.stage1_paths)
 
-    def pre_transforms(self, data=None) -> Sequence[Callable]:
-        return []  # see run_pre_transforms: the prepared image comes from the session cache
-
-    def post_transforms(self, data=None) -> Sequence[Callable]:
-        return []
-
     def model(self, device: str | torch.device = "cpu") -> TwoStageModel:
         """The two stages, reloaded when a weights file changes (the server's training publishes)."""
         members = [p for p in self.refinement_paths if os.path.exists(p)]
@@ -136,40 +130,18 @@ class TwoStage(HttpErrors, BasicInferTask):
         return ("two_stage", "image", os.path.realpath(str(path)), str(data.get("client_id", "")))
 
     def _uploaded_label(self, data: dict[str, Any], prepared: PreparedImage) -> np.ndarray | None:
-        """(X, Y, Z) float {0, 1} label the request uploaded (MONAI Label puts its path under
-        ``"label"``), or None; a structure name there (DeepEdit style) is no upload."""
-        path = data.get("label")
-        if not isinstance(path, str) or path in (LABEL, "background") or not os.path.isfile(path):
-            return None
-        try:
-            label = np.asarray(nib.load(path).dataobj)
-        except Exception as error:  # the reader's own error about the client's file, whatever its type
-            raise ValueError(f"cannot read the uploaded label: {error}") from error
-        if label.ndim > 3 and all(n == 1 for n in label.shape[3:]):
-            label = label.reshape(label.shape[:3])
-        if label.shape != tuple(prepared.input_shape):
-            raise ValueError(f"the uploaded label has shape {label.shape}, the image {tuple(prepared.input_shape)}")
-        return (label != 0).astype(np.float32)
+        """(X, Y, Z) float {0, 1} label the request uploaded, or None; a structure name there
+        (DeepEdit style) is no upload."""
+        label = uploaded_label(data, prepared.input_shape, not_files=(LABEL, "background"))
+        return None if label is None else label.astype(np.float32)
 
     def _prepared(self, data: dict[str, Any]) -> PreparedImage:
-        """The request's image in model space, from the cache unless ``use_cache`` is false."""
-        path = data.get("image_path") or data.get("image")
-        if not isinstance(path, str):
-            raise UnreadableImageError(f"the request's image must be a file path, got {type(path).__name__}")
-
-        def load() -> PreparedImage:
-            return prepare_file(path, self.image_channels)
-
-        try:
-            if not strtobool(str(data.get("use_cache", True))):
-                return load()
-            return self.cache.get_or_load(file_key(path, f"two_stage_{self.image_channels}ch"), load)
-        except ValueError as error:
-            if "channel" in str(error):
-                raise  # a CT image given to the PET-CT model: 422, it names the channels
-            raise UnreadableImageError(f"cannot read image '{path}' as a 3D volume: {error}") from error
-        except Exception as error:  # the reader's own error about the client's file, whatever its type
-            raise UnreadableImageError(f"cannot read image '{path}' as a 3D volume: {error}") from error
+        """The request's image in model space, from the cache unless ``use_cache`` is false.
+        A CT image given to the PET-CT model stays a 422 that names the channels."""
+        return cached_image(
+            self.cache, data, f"two_stage_{self.image_channels}ch", lambda path: prepare_file(path, self.image_channels),
+            passes=lambda error: isinstance(error, ValueError) and "channel" in str(error),
+        )
 
     def run_inferer(self, data: dict[str, Any], convert_to_batch=True, device="cuda") -> dict[str, Any]:
         device = device if torch.cuda.is_available() else "cpu"

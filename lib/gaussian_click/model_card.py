@@ -33,7 +33,7 @@ def write_model_card(metrics: dict, path: Path) -> None:
         "",
         "The interactive FCN of Sakinis et al. (`papers/gaussian-click_interactive-fcn.txt`): image +",
         "foreground + background Gaussian click guidance (sigma 2 px) -> one structure's mask.",
-        f"MONAI `BasicUNet` (four 2x2 max-pool down blocks, bottleneck, four 2x2 transposed-conv up",
+        "MONAI `BasicUNet` (four 2x2 max-pool down blocks, bottleneck, four 2x2 transposed-conv up",
         f"blocks, two conv + BN + ReLU per block), widths {tuple(metrics['features'])}, "
         f"{metrics['parameters']:,} parameters.",
         f"Model space: RAS, {metrics['spacing_mm']} mm (0 = the input's), CT [-200, 200] HU -> [-1, 1];",

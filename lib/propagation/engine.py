@@ -45,7 +45,7 @@ import torch
 
 from lib.gaussian_click.preprocess import PreparedImage
 from lib.propagation.fusion import FusionModule
-from lib.propagation.propagate import NEAR_RULES, WindowEdit, base_probabilities, propagate_edits
+from lib.propagation.propagate import NEAR_RULES, PropagationState, WindowEdit, base_probabilities, propagate_edits
 from lib.propagation.split import SplitFeatures, SplitNetwork
 from lib.propagation.update import UpdateReport, UpdateSettings
 from lib.segmentation.transforms import TRAIN_PATCH

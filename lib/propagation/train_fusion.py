@@ -41,7 +41,7 @@ from lib.phantom.datastore import write_datastore
 from lib.propagation.engine import InputCoordinates, PropagationEngine, check_edits
 from lib.propagation.fusion import CPU_EXPANSION, FusionModule
 from lib.propagation.split import SplitFeatures
-from lib.propagation.update import UpdateSettings, edit_loss, update_features
+from lib.propagation.update import edit_loss, update_features
 from lib.segmentation.evaluate import load_network
 from lib.segmentation.predict import predict_file
 from lib.segmentation.train import TRAIN_SEED, VAL_SEED

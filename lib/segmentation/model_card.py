@@ -23,7 +23,7 @@ def write_model_card(metrics: dict, path: Path) -> None:
     elif metrics.get("arch") == "dynunet":
         network = [
             "A 3D MONAI DynUNet (nnU-Net style; strides (1, 2, 2, 2, 1), InstanceNorm) with widths",
-            f"(8, 16, 32, 64, 128), trained on the same data as the UNet: the second architecture slice-edit propagation is shown on;",
+            "(8, 16, 32, 64, 128), trained on the same data as the UNet: the second architecture slice-edit propagation is shown on;",
         ]
     else:
         network = [
