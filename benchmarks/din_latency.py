@@ -1,6 +1,8 @@
 """Per-click latency of DIN through the REST API: session cache vs reload, whole region vs box.
 
     OMP_NUM_THREADS=1 python -m benchmarks.din_latency --clicks 20 --out results/din_latency/latency.json
+    OMP_NUM_THREADS=1 python -m benchmarks.din_latency --modality mri_stir --clicks 20 \
+        --out results/din_stir/latency.json
 
 The same studies and click series as :mod:`benchmarks.click_latency` (reused from it): a
 128 x 128 x 64 voxel region at 1.5 x 1.5 x 3 mm around a tumour (what a user contours) and
@@ -18,6 +20,12 @@ client's wall time for the whole request), the server's own split, the plain / c
 the server's peak memory and the machine. JSON on stdout (and in ``--out``). Weights:
 ``--models`` holding ``din/weights.pt``; ``--untrained`` (or none there) writes random ones of
 the same architecture: latency does not depend on the weights' values.
+
+``--modality mri_stir`` serves ``din_stir/weights.pt`` (``--conf din_model din_stir``) on
+MRI-STIR-like studies instead: the whole STIR phantom as the datastore writes it (144 x 112
+x 32 at 2.4 x 2.4 x 7.5 mm) and a 128 x 128 x 64 voxel STIR study at the same spacing (the
+region; DIN's STIR model space is the STIR grid itself, so the network sees all 128 x 128 x
+64 voxels, eight times what it sees of the CT region). Clicks go on the largest tumour.
 """
 
 from __future__ import annotations
@@ -43,6 +51,9 @@ from lib.machine import describe_machine  # noqa: E402
 from benchmarks.report import emit  # noqa: E402
 
 BOX_MARGIN = (10, 10, 3)
+#: The STIR studies: (name, shape); spacing and everything else from ``stir_config``.
+STIR_STUDIES = (("whole", None), ("region", (128, 128, 64)))
+STIR_SEED = 901
 
 
 def tumour_box(gtv: np.ndarray, margin: Sequence[int] = BOX_MARGIN) -> list[list[int]]:
@@ -53,39 +64,73 @@ def tumour_box(gtv: np.ndarray, margin: Sequence[int] = BOX_MARGIN) -> list[list
     return [[int(v) for v in low], [int(v) for v in high]]
 
 
-def write_untrained_weights(folder: Path) -> Path:
+def write_untrained_weights(folder: Path, model: str = "din", modality: str = "ct") -> Path:
     """Random-init DIN weights (shipped architecture) in the layout the config reads."""
     import torch
 
     from lib.din.network import CPU_WIDTHS, din_network
 
-    (folder / "din").mkdir(parents=True, exist_ok=True)
+    (folder / model).mkdir(parents=True, exist_ok=True)
     torch.save({"model": din_network().state_dict(), "widths": list(CPU_WIDTHS), "deep_guides": True,
-                "guide": "exp", "sigma": [5.0, 5.0, 1.0], "gamma": 1.0}, folder / "din" / "weights.pt")
+                "guide": "exp", "sigma": [5.0, 5.0, 1.0], "gamma": 1.0, "modality": modality},
+               folder / model / "weights.pt")
     return folder
 
 
-def run(clicks: int, models: Path | None, untrained: bool, seed: int) -> dict:
+def largest_tumour(gtv: np.ndarray) -> np.ndarray:
+    """The largest 26-connected component of a GTV mask (STIR studies have many small tumours)."""
+    import cc3d
+
+    components = cc3d.connected_components(gtv, connectivity=26)
+    counts = np.bincount(components.ravel())
+    return components == (int(np.argmax(counts[1:])) + 1)
+
+
+def write_stir_studies(folder: Path) -> dict[str, dict]:
+    """The STIR studies of :data:`STIR_STUDIES`; per study: shape and the GTV (all tumours)."""
+    from lib.phantom import LABELS, generate_phantom
+    from lib.phantom.config import stir_config
+    from lib.phantom.io import save_phantom
+
+    folder.mkdir(parents=True, exist_ok=True)
+    studies = {}
+    for name, shape in STIR_STUDIES:
+        config = stir_config(seed=STIR_SEED, **({"shape": shape} if shape else {}))
+        phantom = generate_phantom(config)
+        save_phantom(phantom, folder / f"{name}.nii.gz")
+        studies[name] = {"shape": list(config.shape), "spacing_mm": list(config.spacing),
+                         "gtv": phantom.label == LABELS["gtv"]}
+    return studies
+
+
+def run(clicks: int, models: Path | None, untrained: bool, seed: int, modality: str = "ct") -> dict:
     from monailabel.client import MONAILabelClient
 
     root = Path(tempfile.mkdtemp(prefix="din_latency_"))
     load_before = os.getloadavg()
+    model = "din" if modality == "ct" else "din_stir"
     try:
-        studies = write_studies(root / "datastore")
-        if untrained or models is None or not (models / "din" / "weights.pt").exists():
-            models, weights = write_untrained_weights(root / "models"), "untrained (latency only)"
+        if modality == "ct":
+            studies = write_studies(root / "datastore")
+            for study in studies.values():
+                study["spacing_mm"] = list(WHOLE.spacing)
         else:
-            weights = str(models / "din" / "weights.pt")
+            studies = write_stir_studies(root / "datastore")
+        if untrained or models is None or not (models / model / "weights.pt").exists():
+            models, weights = write_untrained_weights(root / "models", model, modality), "untrained (latency only)"
+        else:
+            weights = str(models / model / "weights.pt")
         (root / "client").mkdir()
-        conf = {"models": "din", "model_dir": root / "model", "din_models": models}
+        conf = {"models": "din", "model_dir": root / "model", "din_models": models, "din_model": model}
         with start_server(APP_DIR, root / "datastore", conf, root / "server.log",
                           env_extra={"MONAI_LABEL_SESSION_PATH": str(root / "sessions")}, timeout_s=300) as server:
             client = MONAILabelClient(server.url, tmpdir=str(root / "client"))
             results, ratios = [], {}
             for image_id, study in studies.items():
-                sequence = click_sequence(study["gtv"], clicks, np.random.default_rng(seed))
+                target = study["gtv"] if modality == "ct" else largest_tumour(study["gtv"])
+                sequence = click_sequence(target, clicks, np.random.default_rng(seed))
                 sequence = [{k: v for k, v in p.items() if k != "label"} for p in sequence]
-                box = tumour_box(study["gtv"])
+                box = tumour_box(target)
                 rows = {}
                 for mode, use_cache, extra in (("cached", True, {}), ("plain", False, {}),
                                                ("cached_box", True, {"boxes": [box]})):
@@ -102,8 +147,9 @@ def run(clicks: int, models: Path | None, untrained: bool, seed: int) -> dict:
             "benchmark": "din_latency",
             "machine": asdict(describe_machine()),
             "weights": weights,
+            "modality": modality,
             "clicks_per_series": clicks,
-            "studies": {k: {"shape": v["shape"], "spacing_mm": list(WHOLE.spacing)} for k, v in studies.items()},
+            "studies": {k: {"shape": v["shape"], "spacing_mm": v["spacing_mm"]} for k, v in studies.items()},
             "results": results,
             "ratios": ratios,
             "server": memory,
@@ -111,6 +157,7 @@ def run(clicks: int, models: Path | None, untrained: bool, seed: int) -> dict:
                                     "end": [round(v, 2) for v in os.getloadavg()],
                                     "note": "the 2 cores are shared with other jobs; a load above 2 slows every request"},
             "target": "cached p50 < 1000 ms on the 128 x 128 x 64 region",
+            "click_target": "the GTV" if modality == "ct" else "the largest tumour (clicks and box)",
             "region_cached_p50_ms": next(r["p50_ms"] for r in results if r["image"] == "region" and r["mode"] == "cached"),
             "notes": "wall time of each REST request as the client sees it; first = the request that loads "
                      "(cache miss in cached modes); p50/p95/mean over the other requests; server_*: the server's "
@@ -124,14 +171,17 @@ def run(clicks: int, models: Path | None, untrained: bool, seed: int) -> dict:
 def main(argv: Sequence[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clicks", type=int, default=20, help="requests per study and mode (>= 2)")
-    parser.add_argument("--models", type=Path, default=REPO / "models", help="folder with din/weights.pt")
+    parser.add_argument("--models", type=Path, default=REPO / "models",
+                        help="folder with din/weights.pt (din_stir/weights.pt for --modality mri_stir)")
+    parser.add_argument("--modality", choices=("ct", "mri_stir"), default="ct",
+                        help="ct: the CT studies and models/din; mri_stir: STIR studies and models/din_stir")
     parser.add_argument("--untrained", action="store_true", help="random weights (latency does not depend on them)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the click positions")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
     if args.clicks < 2:
         parser.error("--clicks must be at least 2 (the first request of a series is reported apart)")
-    return emit(run(args.clicks, args.models, args.untrained, args.seed), args.out)
+    return emit(run(args.clicks, args.models, args.untrained, args.seed, args.modality), args.out)
 
 
 if __name__ == "__main__":

@@ -6,14 +6,16 @@ click models. Request params:
 
 - ``foreground`` / ``background``: ``[[i, j, k], ...]`` voxel indices of the image as stored
   (DeepEdit style ``{"label": "gtv", "gtv": [[i, j, k]]}`` is read as foreground too);
-- ``sigma``: ExpDT sigma in model voxels (3 x 3 x 6 mm), one number or three in (X, Y, Z)
-  order; default the trained (5, 5, 1), which is the paper's (z, y, x) = (1, 5, 5);
+- ``sigma``: ExpDT sigma in model voxels (CT 3 x 3 x 6 mm, STIR 2.4 x 2.4 x 7.5 mm), one
+  number or three in (X, Y, Z) order; default the trained (5, 5, 1), which is the paper's
+  (z, y, x) = (1, 5, 5);
 - ``gamma``: ExpDT value at a click (default the trained 1);
 - ``boxes``: ``[[[i0, j0, k0], [i1, j1, k1]], ...]`` inclusive voxel corners; inference runs
   inside them only and the answer is 0 elsewhere (the paper's DINs-box);
 - ``use_cache``: false loads and pre-processes on every request (the plain MONAI Label way).
 
-The answer is a {0, 1} label (1 = GTV) on the image's own grid. Flow, outside MONAI's
+The served weights say their model space (``"modality"``: CT, or MRI STIR for
+``models/din_stir``); images are prepared in it. The answer is a {0, 1} label (1 = GTV) on the image's own grid. Flow, outside MONAI's
 ``Compose`` (which would wrap a ``ValueError``): clicks and params are parsed and checked
 first (bad -> HTTP 422 naming what is wrong), then the image comes from the session cache
 or is loaded (unreadable -> 415), then clicks and boxes are checked against its size (422).
@@ -36,8 +38,8 @@ from infers.errors import HttpErrors
 from infers.request_files import ClickTaskBasics, cached_image
 from lib.din.guides import GuideSettings
 from lib.din.network import din_network
-from lib.din.predict import parse_boxes, segment_prepared, settings_of
-from lib.din.preprocess import CACHE_TAG, PreparedImage, prepare_file
+from lib.din.predict import modality_of, parse_boxes, segment_prepared, settings_of
+from lib.din.preprocess import ModelSpace, PreparedImage, model_space
 from lib.interaction.clicks import parse_clicks
 from lib.session_cache import SessionCache, shared_cache
 
@@ -57,6 +59,8 @@ class Din(HttpErrors, ClickTaskBasics, BasicInferTask):
         network: the network the weights go into; default :func:`lib.din.network.din_network`.
         cache: the cache of prepared images; default the process-wide one.
         use_cache: the default of the ``use_cache`` request flag.
+        modality: the model space of weights that do not say theirs (the server's own
+            checkpoints): that of the shipped weights they were trained from.
     """
 
     def __init__(
@@ -66,6 +70,7 @@ class Din(HttpErrors, ClickTaskBasics, BasicInferTask):
         cache: SessionCache | None = None,
         use_cache: bool = True,
         description: str | None = None,
+        modality: str = "ct",
     ):
         super().__init__(
             path=path,
@@ -78,17 +83,26 @@ class Din(HttpErrors, ClickTaskBasics, BasicInferTask):
             load_strict=True,
         )
         self.cache = cache if cache is not None else shared_cache()
-        self._settings: tuple[tuple[str, int], GuideSettings] | None = None
+        self.default_modality = model_space(modality).modality
+        self._settings: tuple[tuple[str, int], GuideSettings, ModelSpace] | None = None
 
-    def settings(self) -> GuideSettings:
-        """The guide settings saved with the served weights (read again only when the file changes)."""
+    def _saved(self) -> tuple[GuideSettings, ModelSpace]:
+        """Guide settings and model space saved with the served weights (read again only when the file changes)."""
         path = self.get_path()
         if not path:
-            return GuideSettings()
+            return GuideSettings(), model_space(self.default_modality)
         key = (path, os.stat(path).st_mtime_ns)
         if self._settings is None or self._settings[0] != key:
-            self._settings = (key, settings_of(path))
-        return self._settings[1]
+            self._settings = (key, settings_of(path), model_space(modality_of(path, self.default_modality)))
+        return self._settings[1], self._settings[2]
+
+    def settings(self) -> GuideSettings:
+        """The guide settings saved with the served weights."""
+        return self._saved()[0]
+
+    def space(self) -> ModelSpace:
+        """The model space of the served weights (CT unless they say otherwise)."""
+        return self._saved()[1]
 
     def run_pre_transforms(self, data: dict[str, Any], transforms) -> dict[str, Any]:
         """Clicks and params checked, then the image in model space (cached), then against its size."""
@@ -109,7 +123,8 @@ class Din(HttpErrors, ClickTaskBasics, BasicInferTask):
 
     def _prepared(self, data: dict[str, Any]) -> PreparedImage:
         """The request's image in model space, from the cache unless ``use_cache`` is false."""
-        return cached_image(self.cache, data, CACHE_TAG, prepare_file)
+        space = self.space()
+        return cached_image(self.cache, data, space.cache_tag, space.prepare_file)
 
     def run_inferer(self, data: dict[str, Any], convert_to_batch=True, device="cuda") -> dict[str, Any]:
         network = self._get_network(device, data)

@@ -1,8 +1,9 @@
 """Train DIN from the datastore's final labels (the server's /train).
 
-The same model space (:mod:`lib.din.preprocess`), patches, training clicks and guides
-(:class:`lib.din.samples.RandDinPatchd`: a patch around a tumour with probability 0.5, the
-paper's click sampler, ExpDT guides concatenated to the image) and loss (weighted
+The same model space (:mod:`lib.din.preprocess`: that of the served weights, CT or STIR),
+patches, training clicks and guides (:class:`lib.din.samples.RandDinPatchd`: a patch around a
+tumour with probability 0.5, the model space's click sampler, ExpDT guides concatenated to
+the image) and loss (weighted
 cross-entropy 1 : 3, Adam 3e-4, betas (0.9, 0.99)) as ``python -m lib.din.train``. MONAI's
 ``SupervisedTrainer`` takes one step per batch; the best checkpoint is published to the
 served path atomically (:class:`trainers.publish.PublishesAtomically`).
@@ -18,8 +19,8 @@ from monai.transforms import Activationsd, AsDiscreted
 from monailabel.tasks.train.basic_train import BasicTrainTask, Context
 
 from lib.din.guides import GuideSettings
-from lib.din.preprocess import model_space_transforms
-from lib.din.samples import RandDinPatchd
+from lib.din.preprocess import model_space
+from lib.din.samples import RandDinPatchd, click_sampler
 from lib.din.train import PAPER_BETAS, PAPER_LR, loss_function
 from lib.phantom.config import LABELS
 from trainers.publish import PublishesAtomically
@@ -34,6 +35,7 @@ class DinTrainer(PublishesAtomically, BasicTrainTask):
         publish_path: the weights path the infer task serves (written atomically).
         settings: the guide encoding (that of the served weights).
         load_path: weights to start from.
+        modality: the model space (``"ct"`` or ``"mri_stir"``): pre-processing and training clicks.
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class DinTrainer(PublishesAtomically, BasicTrainTask):
         publish_path: str,
         settings: GuideSettings | None = None,
         load_path: str | None = None,
+        modality: str = "ct",
         **kwargs,
     ):
         super().__init__(
@@ -57,6 +60,7 @@ class DinTrainer(PublishesAtomically, BasicTrainTask):
         )
         self._network = network
         self.settings = settings or GuideSettings()
+        self.space = model_space(modality)
 
     def network(self, context: Context):
         return self._network
@@ -69,7 +73,8 @@ class DinTrainer(PublishesAtomically, BasicTrainTask):
         return loss_function()
 
     def train_pre_transforms(self, context: Context):
-        return [*model_space_transforms(), RandDinPatchd(self.settings, LABELS["gtv"])]
+        sampler = click_sampler(self.space.modality)
+        return [*self.space.transforms(), RandDinPatchd(self.settings, LABELS["gtv"], sampler=sampler)]
 
     def train_post_transforms(self, context: Context):
         return [

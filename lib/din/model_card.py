@@ -12,6 +12,12 @@ def write_model_card(metrics: dict, path: Path) -> None:
     ks = sorted(dsc, key=int)
     dim = "both DIM outputs (input + deepest encoder block)" if metrics["deep_guides"] else "DIM output 1 only (input)"
     sampler = metrics["click_sampler"]
+    modality = metrics.get("modality", "ct")
+    intensity = metrics.get("intensity", "CT [-200, 200] HU -> [-1, 1]")
+    phantoms = "CT phantoms" if modality == "ct" else (
+        "MRI-STIR-like phantoms (`lib.phantom.config.stir_config`: 144 x 112 x 32 voxels at 2.4 x 2.4 x 7.5 mm, "
+        "many small bright nerve-sheath-like tumours, Rician noise)")
+    results = "results/din_gtv/" if modality == "ct" else "results/din_stir/"
     lines = [
         f"# DIN: deep interactive network ({metrics['guide']} guides, {dim})",
         "",
@@ -22,12 +28,12 @@ def write_model_card(metrics: dict, path: Path) -> None:
         f"{metrics['parameters']:,} parameters. Guides: `{metrics['guide']}`; ExpDT sigma "
         f"{tuple(metrics['sigma'])} model voxels in (X, Y, Z) order (the paper's (z, y, x) = (1, 5, 5)), "
         f"gamma {metrics['gamma']:g}.",
-        f"Model space: RAS, {tuple(metrics['spacing_mm'])} mm, CT [-200, 200] HU -> [-1, 1]. Output: softmax "
+        f"Model space (`{modality}`): RAS, {tuple(metrics['spacing_mm'])} mm, {intensity}. Output: softmax "
         "over (background, GTV). Weights: `weights.pt` (`{\"model\": state_dict, \"guide\", \"sigma\", "
-        "\"gamma\", \"widths\", \"deep_guides\"}`).",
+        "\"gamma\", \"widths\", \"deep_guides\"" + (", \"modality\"" if "modality" in metrics else "") + "}`).",
         "",
         "## Data",
-        f"Generated CT phantoms (`lib/phantom`), orientations cycling RAS / LPS / oblique: train seeds "
+        f"Generated {phantoms} (`lib/phantom`), orientations cycling RAS / LPS / oblique: train seeds "
         f"{metrics['data']['train'][0]}+ ({metrics['data']['train'][1]} cases), validation seeds "
         f"{metrics['data']['val'][0]}+ ({metrics['data']['val'][1]} cases). Seeds 900+ are held out. "
         "Structure: GTV (every tumour of a case is foreground).",
@@ -54,7 +60,7 @@ def write_model_card(metrics: dict, path: Path) -> None:
         "| DSC | " + " | ".join(f"{dsc[k]:.3f}" for k in ks) + " |",
         "",
         f"Score (mean DSC at 1..{metrics['validation_clicks']} clicks): {validation['score']:.3f}.",
-        "Held-out results (seeds 900+, against the baselines): `results/din_gtv/`.",
+        f"Held-out results (seeds 900+, against the baselines): `{results}`.",
         "Numbers come from `metrics.json`, written by the same command.",
         "",
     ]

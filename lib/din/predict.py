@@ -24,7 +24,7 @@ import torch
 
 from lib.din.guides import GuideSettings, guide_maps
 from lib.din.network import SIZE_DIVISOR, checkpoint_settings, load_network
-from lib.din.preprocess import CACHE_TAG, PAD_VALUE, PreparedImage, prepare_file
+from lib.din.preprocess import PAD_VALUE, PreparedImage, model_space
 from lib.interaction.clicks import Click
 from lib.interaction.coordinates import map_points
 from lib.session_cache import SessionCache, file_key, session_key, shared_cache
@@ -227,6 +227,7 @@ class DinSegmenter:
         cache: where prepared images are kept; default the process-wide :func:`shared_cache`.
         use_cache: False loads and pre-processes the image on every call (the plain way).
         device: where the network runs.
+        modality: the model space the network was trained in (``"ct"`` or ``"mri_stir"``).
     """
 
     def __init__(
@@ -236,17 +237,20 @@ class DinSegmenter:
         cache: SessionCache | None = None,
         use_cache: bool = True,
         device: str | torch.device = "cpu",
+        modality: str = "ct",
     ) -> None:
         self.network = network.to(device).eval()
         self.settings = settings or GuideSettings()
+        self.space = model_space(modality)
         self.cache = cache if cache is not None else shared_cache()
         self.use_cache = use_cache
         self.device = device
 
     @classmethod
     def from_weights(cls, weights: str | Path, **options: object) -> DinSegmenter:
-        """A segmenter with the network and guide settings of a ``weights.pt``."""
+        """A segmenter with the network, guide settings and model space of a ``weights.pt``."""
         device = options.get("device", "cpu")
+        options.setdefault("modality", modality_of(weights))
         return cls(load_network(weights, device), settings_of(weights), **options)  # type: ignore[arg-type]
 
     def prepare(self, source: str | Path | PreparedImage, session_id: str | None = None) -> PreparedImage:
@@ -254,9 +258,10 @@ class DinSegmenter:
         if isinstance(source, PreparedImage):
             return source
         if not self.use_cache:
-            return prepare_file(source)
-        key = session_key(session_id, CACHE_TAG) if session_id else file_key(source, CACHE_TAG)
-        return self.cache.get_or_load(key, lambda: prepare_file(source))
+            return self.space.prepare_file(source)
+        tag = self.space.cache_tag
+        key = session_key(session_id, tag) if session_id else file_key(source, tag)
+        return self.cache.get_or_load(key, lambda: self.space.prepare_file(source))
 
     def segment(
         self,
@@ -279,8 +284,17 @@ def settings_of(weights: str | Path) -> GuideSettings:
     )
 
 
+def modality_of(weights: str | Path, default: str = "ct") -> str:
+    """The model space a ``weights.pt`` was trained in; ``default`` when it does not say (the CT
+    models trained before STIR, and the server's own checkpoints, which hold weights only)."""
+    modality = str(checkpoint_settings(weights).get("modality", default))
+    model_space(modality)  # an unknown one fails here, named
+    return modality
+
+
 __all__ = [
     "DinSegmenter",
+    "modality_of",
     "box_to_model",
     "context_window",
     "padded_size",

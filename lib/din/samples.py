@@ -5,7 +5,8 @@ A sample is drawn in two steps (replayable): :func:`draw_patch` chooses where (t
 first voxel, a flip) from the generator, :func:`make_sample` cuts it and asks the click
 sampler for clicks on the patch's truth. Patches are :data:`PATCH_SIZE` model voxels
 (X, Y, Z) = 48 x 48 x 16 at 3 x 3 x 6 mm (144 x 144 x 96 mm; the paper: 10 x 512 x 160
-(z, y, x) at 10 x 1.56 x 1.56 mm), padded with air where they leave the image.
+(z, y, x) at 10 x 1.56 x 1.56 mm), padded with air where they leave the image. The STIR
+model space (2.4 x 2.4 x 7.5 mm) uses the same patch in voxels: 115 x 115 x 120 mm.
 
 Click-sampler parameters are the paper's, converted from its 1.56 mm pixels to our 3 mm
 model voxels at the same size in mm (:data:`CLICK_SAMPLER`):
@@ -19,6 +20,9 @@ small object       6 px (9.4 mm)           3 (9 mm)
 min separation     (dz, dy, dx) = 1,10,10  (dx, dy, dz) = 5, 5, 1
 N (N3D = N^1.5)    5 (11)                  5 (11)
 =================  ======================  =====================
+
+STIR (2.4 mm in plane, :data:`STIR_CLICK_SAMPLER`): band 26, margin 2, small object 4, min
+separation (6, 6, 1), the same sizes in mm.
 """
 
 from __future__ import annotations
@@ -40,8 +44,24 @@ from lib.simulators import DinTrainingSampler
 PATCH_SIZE: tuple[int, int, int] = (48, 48, 16)
 #: Largest shift of a tumour patch's centre from a tumour voxel, model voxels (X, Y, Z).
 JITTER: tuple[int, int, int] = (12, 12, 4)
-#: The paper's sampler at our voxel size (see the module doc).
+#: The paper's sampler at our CT voxel size (see the module doc).
 CLICK_SAMPLER = DinTrainingSampler(n=5, band_width=20.0, margin=2.0, small_object=3, min_separation=(5, 5, 1))
+#: The same at the STIR model space's 2.4 mm in-plane voxels: band 26 (62 mm), margin 2
+#: (4.8 mm), small object 4 (9.6 mm), min separation 6 (14.4 mm) in plane, 1 slice in Z.
+STIR_CLICK_SAMPLER = DinTrainingSampler(n=5, band_width=26.0, margin=2.0, small_object=4, min_separation=(6, 6, 1))
+#: The training click sampler of each model space (:data:`lib.din.preprocess.MODEL_SPACES`).
+CLICK_SAMPLERS: dict[str, DinTrainingSampler] = {"ct": CLICK_SAMPLER, "mri_stir": STIR_CLICK_SAMPLER}
+
+
+def click_sampler(modality: str = "ct") -> DinTrainingSampler:
+    """The training click sampler of a modality's model space.
+
+    Raises:
+        ValueError: an unknown modality.
+    """
+    if modality not in CLICK_SAMPLERS:
+        raise ValueError(f"modality must be one of {tuple(CLICK_SAMPLERS)}, got {modality!r}")
+    return CLICK_SAMPLERS[modality]
 
 
 @dataclass(frozen=True)
@@ -101,6 +121,7 @@ def make_sample(
     settings: GuideSettings,
     rng: np.random.Generator,
     size: Sequence[int] = PATCH_SIZE,
+    sampler: DinTrainingSampler = CLICK_SAMPLER,
 ) -> tuple[np.ndarray, np.ndarray, list[Click]]:
     """One network input and its target.
 
@@ -111,6 +132,7 @@ def make_sample(
         settings: the guide encoding.
         rng: the generator the click sampler draws from.
         size: patch size (X, Y, Z).
+        sampler: the training click sampler (in model voxels; :func:`click_sampler`).
 
     Returns:
         inputs (3, *size) float32 (image, foreground guide, background guide), target (*size)
@@ -122,7 +144,7 @@ def make_sample(
         if flip:
             patch, target = np.flip(patch, axis), np.flip(target, axis)
     patch, target = np.ascontiguousarray(patch), np.ascontiguousarray(target)
-    clicks = CLICK_SAMPLER(target, rng)
+    clicks = sampler(target, rng)
     guides = guide_maps(patch[None], clicks, settings)
     return np.concatenate([patch[None], guides]).astype(np.float32), target.astype(np.int64), clicks
 
@@ -133,12 +155,14 @@ def make_batch(
     settings: GuideSettings,
     rng: np.random.Generator,
     size: Sequence[int] = PATCH_SIZE,
+    sampler: DinTrainingSampler = CLICK_SAMPLER,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A training batch: the first ``ceil(batch_size / 2)`` patches centred on a tumour, the rest anywhere.
 
     Args:
         cases: (image (X, Y, Z), truth (X, Y, Z) bool) model-space pairs.
         batch_size: patches per batch (>= 1).
+        sampler: the training click sampler (:func:`click_sampler`).
 
     Returns:
         inputs (B, 3, *size) float32, targets (B, *size) int64.
@@ -149,13 +173,25 @@ def make_batch(
     for n in range(batch_size):
         image, truth = cases[int(rng.integers(len(cases)))]
         spec = draw_patch(truth, rng, tumour=n < (batch_size + 1) // 2, size=size)
-        x, y, _ = make_sample(image, truth, spec, settings, rng, size)
+        x, y, _ = make_sample(image, truth, spec, settings, rng, size, sampler)
         inputs.append(x)
         targets.append(y)
     return np.stack(inputs), np.stack(targets)
 
 
-__all__ = ["CLICK_SAMPLER", "JITTER", "PATCH_SIZE", "PatchSpec", "cut", "draw_patch", "make_batch", "make_sample"]
+__all__ = [
+    "CLICK_SAMPLER",
+    "CLICK_SAMPLERS",
+    "JITTER",
+    "PATCH_SIZE",
+    "STIR_CLICK_SAMPLER",
+    "PatchSpec",
+    "click_sampler",
+    "cut",
+    "draw_patch",
+    "make_batch",
+    "make_sample",
+]
 
 
 class RandDinPatchd(Randomizable, MapTransform):
@@ -172,6 +208,7 @@ class RandDinPatchd(Randomizable, MapTransform):
         label_value: the GTV's value in ``label``.
         tumour_prob: probability of a patch around a tumour.
         size: patch size (X, Y, Z).
+        sampler: the training click sampler of the model space (:func:`click_sampler`).
     """
 
     def __init__(
@@ -180,6 +217,7 @@ class RandDinPatchd(Randomizable, MapTransform):
         label_value: int = 1,
         tumour_prob: float = 0.5,
         size: Sequence[int] = PATCH_SIZE,
+        sampler: DinTrainingSampler = CLICK_SAMPLER,
     ) -> None:
         super().__init__(keys=("image", "label"))
         if not 0.0 <= tumour_prob <= 1.0:
@@ -188,6 +226,7 @@ class RandDinPatchd(Randomizable, MapTransform):
         self.label_value = label_value
         self.tumour_prob = tumour_prob
         self.size = tuple(int(n) for n in size)
+        self.sampler = sampler
         self.spec: PatchSpec | None = None
         self.generator = np.random.default_rng(0)
 
@@ -205,7 +244,7 @@ class RandDinPatchd(Randomizable, MapTransform):
         image = np.asarray(d["image"])[0]
         truth = np.asarray(d["label"])[0] == self.label_value
         self.randomize(truth)
-        inputs, target, _ = make_sample(image, truth, self.spec, self.settings, self.generator, self.size)
+        inputs, target, _ = make_sample(image, truth, self.spec, self.settings, self.generator, self.size, self.sampler)
         d["image"] = torch.from_numpy(inputs)
         d["label"] = torch.from_numpy(target[None].astype(np.float32))
         return d

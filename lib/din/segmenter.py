@@ -19,8 +19,8 @@ import torch
 
 from lib.din.guides import GuideSettings
 from lib.din.network import load_network
-from lib.din.predict import segment_prepared, settings_of
-from lib.din.preprocess import PreparedImage, prepare_array
+from lib.din.predict import modality_of, segment_prepared, settings_of
+from lib.din.preprocess import PreparedImage, model_space
 from lib.evaluation.protocol import Case
 from lib.interaction.clicks import Click
 
@@ -43,6 +43,8 @@ class DinHarnessSegmenter:
         name: the method's name in reports.
         boxes_for: case -> its boxes (input voxel corners) for box mode; None: whole region.
         device: where the network runs.
+        modality: the network's model space; default that saved with the weights
+            (``"ct"`` for a ``network`` given without one).
     """
 
     def __init__(
@@ -53,11 +55,14 @@ class DinHarnessSegmenter:
         name: str = "din",
         boxes_for: Callable[[Case], Sequence[Corners]] | None = None,
         device: str = "cpu",
+        modality: str | None = None,
     ) -> None:
         if network is None:
             path = weights or shipped_weights()
             network = load_network(path, device)
             settings = settings or settings_of(path)
+            modality = modality or modality_of(path)
+        self.space = model_space(modality or "ct")
         self.network = network.to(device).eval()
         self.settings = settings or GuideSettings()
         self.name = name
@@ -68,7 +73,7 @@ class DinHarnessSegmenter:
     def _prepare(self, case: Case) -> PreparedImage:
         """The case in model space, kept while the harness stays on the same case."""
         if self._prepared is None or self._prepared[:2] != (case.case_id, id(case.image)):
-            self._prepared = (case.case_id, id(case.image), prepare_array(case.image, case.affine))
+            self._prepared = (case.case_id, id(case.image), self.space.prepare_array(case.image, case.affine))
         return self._prepared[2]
 
     def segment(self, case: Case, clicks: Sequence[Click], previous: np.ndarray | None) -> np.ndarray:
@@ -109,6 +114,8 @@ din_exp_short = _variant("din_exp_short", "din_exp_short")
 din_edt_short = _variant("din_edt_short", "din_edt_short")
 din_gdt_short = _variant("din_gdt_short", "din_gdt_short")
 din_input_only_short = _variant("din_input_only_short", "din_input_only_short")
+#: The STIR model (``models/din_stir``, trained on the MRI-STIR-like phantoms), as ``--methods din_stir``.
+din_stir = _variant("din_stir", "din_stir")
 
 
 __all__ = [
@@ -118,6 +125,7 @@ __all__ = [
     "din_exp_short",
     "din_gdt_short",
     "din_input_only_short",
+    "din_stir",
     "din_sigma_3_3_1",
     "din_sigma_6_6_1p5",
     "shipped_weights",

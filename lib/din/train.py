@@ -1,12 +1,15 @@
-"""Train DIN on generated CT phantoms (GTV), the paper's way, within a CPU time budget.
+"""Train DIN on generated CT or MRI-STIR-like phantoms (GTV), the paper's way, within a CPU time budget.
 
     OMP_NUM_THREADS=1 python -m lib.din.train --out models/din --minutes 20
+    OMP_NUM_THREADS=1 python -m lib.din.train --out models/din_stir --modality mri_stir --minutes 25
     OMP_NUM_THREADS=1 python -m lib.din.train --out models/din_edt_short --guide edt --minutes 8
     OMP_NUM_THREADS=1 python -m lib.din.train --out models/din_input_only_short --input-only --minutes 8
 
 Writes training and validation phantoms under ``--data`` (seeds 100+ and 800+, the same
-datastores as the other models' commands; seeds 900+ stay held out), loads them into model
-space (:mod:`lib.din.preprocess`) and trains on 48 x 48 x 16 patches, half of each batch
+datastores as the other models' commands; seeds 900+ stay held out; STIR ones under
+``build/phantoms_mri_stir`` by default), loads them into the modality's model space
+(:mod:`lib.din.preprocess`: CT 3 x 3 x 6 mm windowed; STIR its own 2.4 x 2.4 x 7.5 mm grid,
+scaled by each image's body median) and trains on 48 x 48 x 16 patches, half of each batch
 centred on a tumour (:mod:`lib.din.samples`), with the paper's training clicks and guides:
 weighted cross-entropy (background 1, foreground 3), Adam lr 3e-4, betas (0.9, 0.99), lr
 x0.2 when validation has not improved for ``--patience`` validations (the paper: 30 epochs),
@@ -35,8 +38,8 @@ from lib.atomic import save_weights_atomic, write_atomically
 from lib.din.guides import GUIDE_KINDS, GuideSettings
 from lib.din.model_card import write_model_card
 from lib.din.network import CPU_WIDTHS, PAPER_WIDTHS, din_network
-from lib.din.preprocess import MODEL_SPACING_MM, model_space_transforms
-from lib.din.samples import CLICK_SAMPLER, PATCH_SIZE, make_batch
+from lib.din.preprocess import MODALITIES, model_space
+from lib.din.samples import PATCH_SIZE, click_sampler, make_batch
 from lib.din.validate import VALIDATION_CLICKS, validate, validation_cases
 from lib.machine import describe_machine
 from lib.phantom import LABELS
@@ -52,9 +55,9 @@ LR_FACTOR = 0.2
 MIN_LR = 1e-6
 
 
-def load_cases(folder: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+def load_cases(folder: Path, modality: str = "ct") -> list[tuple[np.ndarray, np.ndarray]]:
     """(image (X, Y, Z) float32, GTV (X, Y, Z) bool) in model space for every labelled case of ``folder``."""
-    transform = Compose(model_space_transforms())
+    transform = Compose(model_space(modality).transforms())
     cases = []
     for item in datalist(folder):
         data = transform(item)
@@ -102,8 +105,12 @@ def train(
     device: str = "cpu",
     max_steps: int | None = None,
     val_clicks: int = VALIDATION_CLICKS,
+    modality: str = "ct",
 ) -> dict:
     """The training loop; writes ``out/weights.pt`` whenever validation improves.
+
+    ``modality`` chooses the model space's click sampler and validation space, and is saved
+    with the weights (``"modality"``), so every loader prepares images the same way.
 
     Returns:
         ``{"history", "best_step", "validation", "steps", "train_minutes", "final_lr"}``.
@@ -114,13 +121,15 @@ def train(
         optimizer, mode="max", factor=LR_FACTOR, patience=patience, min_lr=MIN_LR
     )
     criterion = loss_function(device)
-    extra = {"widths": list(network.widths), "deep_guides": network.deep_guides, **settings.as_dict()}
+    sampler = click_sampler(modality)
+    extra = {"widths": list(network.widths), "deep_guides": network.deep_guides, "modality": modality,
+             **settings.as_dict()}
     history: list[dict] = []
     best: dict = {"score": -1.0, "step": 0, "validation": None}
     start, step, losses = time.time(), 0, []
 
     def run_validation() -> None:
-        result = validate(network, val_cases, settings, val_clicks, device)
+        result = validate(network, val_cases, settings, val_clicks, device, modality)
         scheduler.step(result["score"])
         row = {"step": step, "minutes": round((time.time() - start) / 60, 2),
                "loss": float(np.mean(losses)) if losses else None, "score": result["score"],
@@ -135,7 +144,7 @@ def train(
 
     network.train()
     while True:
-        inputs, targets = make_batch(cases, batch_size, settings, rng)
+        inputs, targets = make_batch(cases, batch_size, settings, rng, PATCH_SIZE, sampler)
         logits = network(torch.from_numpy(inputs).to(device))
         loss = criterion(logits, torch.from_numpy(targets).to(device))
         optimizer.zero_grad(set_to_none=True)
@@ -156,7 +165,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="models/din", help="folder for weights.pt, metrics.json, MODEL_CARD.md")
     parser.add_argument("--minutes", type=float, default=20.0, help="training time budget")
-    parser.add_argument("--data", default="build/phantoms", help="where the generated phantoms go")
+    parser.add_argument("--modality", choices=MODALITIES, default="ct",
+                        help="phantoms and model space: ct (3 x 3 x 6 mm, HU window) or mri_stir "
+                             "(2.4 x 2.4 x 7.5 mm, per-image body-median scaling)")
+    parser.add_argument("--data", default=None,
+                        help="where the generated phantoms go (default build/phantoms, or build/phantoms_mri_stir)")
     parser.add_argument("--train-cases", type=int, default=24)
     parser.add_argument("--val-cases", type=int, default=4)
     parser.add_argument("--guide", choices=GUIDE_KINDS, default="exp", help="guide maps: exp (DIN), edt, gdt")
@@ -184,27 +197,31 @@ def main(argv: Sequence[str] | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     set_determinism(seed=args.seed)
     settings = GuideSettings(args.guide, tuple(args.sigma), args.gamma)
-    data = Path(args.data)
-    write_datastore(data / "train", args.train_cases, TRAIN_SEED, prefix="train")
-    write_datastore(data / "val", args.val_cases, VAL_SEED, prefix="val")
-    cases = load_cases(data / "train")[: args.train_cases]
-    val_cases = validation_cases(args.val_cases, VAL_SEED)
+    space = model_space(args.modality)
+    data = Path(args.data or ("build/phantoms" if args.modality == "ct" else f"build/phantoms_{args.modality}"))
+    write_datastore(data / "train", args.train_cases, TRAIN_SEED, args.modality, prefix="train")
+    write_datastore(data / "val", args.val_cases, VAL_SEED, args.modality, prefix="val")
+    cases = load_cases(data / "train", args.modality)[: args.train_cases]
+    val_cases = validation_cases(args.val_cases, VAL_SEED, modality=args.modality)
     network = din_network(CPU_WIDTHS, deep_guides=not args.input_only).to(args.device)
     result = train(network, cases, val_cases, settings, out, args.minutes, args.batch_size, args.val_every,
-                   args.patience, args.seed, args.device, args.max_steps, args.val_clicks)
+                   args.patience, args.seed, args.device, args.max_steps, args.val_clicks, args.modality)
+    sampler = click_sampler(args.modality)
     metrics = {
         "command": "python -m lib.din.train " + shlex.join(sys.argv[1:] if argv is None else list(argv)),
         "structure": "gtv",
+        "modality": args.modality,
+        "intensity": space.intensity,
         **settings.as_dict(),
         "deep_guides": not args.input_only,
         "widths": list(CPU_WIDTHS),
         "paper_widths": list(PAPER_WIDTHS),
         "parameters": sum(p.numel() for p in network.parameters()),
         "patch_size": list(PATCH_SIZE),
-        "spacing_mm": list(MODEL_SPACING_MM),
-        "click_sampler": {"n": CLICK_SAMPLER.n, "band_width": CLICK_SAMPLER.band_width,
-                          "margin": CLICK_SAMPLER.margin, "small_object": CLICK_SAMPLER.small_object,
-                          "min_separation": list(CLICK_SAMPLER.min_separation)},
+        "spacing_mm": list(space.spacing_mm),
+        "click_sampler": {"n": sampler.n, "band_width": sampler.band_width,
+                          "margin": sampler.margin, "small_object": sampler.small_object,
+                          "min_separation": list(sampler.min_separation)},
         "batch_size": args.batch_size,
         "lr": PAPER_LR,
         "betas": list(PAPER_BETAS),

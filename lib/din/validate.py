@@ -25,9 +25,11 @@ from lib.evaluation.summary import summarise
 VALIDATION_CLICKS = 5
 
 
-def validation_cases(count: int, first_seed: int, margin_mm: float | None = DEFAULT_MARGIN_MM) -> list[Case]:
-    """The GTV cases of phantoms ``first_seed .. first_seed + count - 1`` (CT, ROI-cropped)."""
-    return list(phantom_cases(count, first_seed, "gtv", margin_mm))
+def validation_cases(
+    count: int, first_seed: int, margin_mm: float | None = DEFAULT_MARGIN_MM, modality: str = "ct"
+) -> list[Case]:
+    """The GTV cases of phantoms ``first_seed .. first_seed + count - 1`` (CT or STIR, ROI-cropped)."""
+    return list(phantom_cases(count, first_seed, "gtv", margin_mm, modality))
 
 
 def validate(
@@ -36,6 +38,7 @@ def validate(
     settings: GuideSettings,
     max_clicks: int = VALIDATION_CLICKS,
     device: str = "cpu",
+    modality: str = "ct",
 ) -> dict:
     """DSC after 0 .. ``max_clicks`` clicks, averaged over ``cases``, and the checkpoint score.
 
@@ -43,7 +46,8 @@ def validate(
         ``{"dsc_at_clicks": {"0": .., "1": .., ...}, "noc": {...}, "score": mean DSC at 1..max_clicks,
         "cases": n}``.
     """
-    segmenter = DinHarnessSegmenter(network=network, settings=settings, name="din_val", device=device)
+    segmenter = DinHarnessSegmenter(network=network, settings=settings, name="din_val", device=device,
+                                    modality=modality)
     simulator = get_simulator("din_evaluation")
     rows: list[dict] = []
     training = network.training

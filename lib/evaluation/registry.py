@@ -35,6 +35,7 @@ _FACTORIES: dict[str, SegmenterFactory | str] = {
     "din_edt_short": "lib.din.segmenter:din_edt_short",
     "din_gdt_short": "lib.din.segmenter:din_gdt_short",
     "din_input_only_short": "lib.din.segmenter:din_input_only_short",
+    "din_stir": "lib.din.segmenter:din_stir",
 }
 
 
