@@ -6,9 +6,14 @@ channels. Both are upsampled back (trilinear), concatenated, and go through a jo
 and an output block whose first convolutions reduce the channels. Every block is three
 (Conv3d 3x3x3 + InstanceNorm + ReLU) sub-blocks, as in the paper, except that the output
 block's last convolution is plain (a feature map can be negative; a ReLU there could not
-reproduce ``f``) and its result is added to ``f``: the module learns a correction of the
-original features, so an untrained module (last convolution zero-initialised) leaves far
-slices as the base network had them.
+reproduce ``f``) and its result is added to an anchor: the module learns a correction, and an
+untrained module (last convolution zero-initialised) gives the anchor back.
+
+- ``anchor="updated"`` (default): the correction is added to ``f'``, so an untrained module
+  answers far slices as the direct update does and training can only move away from that
+  where the far-slice loss says so.
+- ``anchor="original"``: added to ``f`` (the first shipped modules; an untrained one leaves far
+  slices as the base network had them).
 
 The paper expands 8x; we default to 2x for a CPU (``PAPER_EXPANSION`` gives the paper's).
 """
@@ -21,6 +26,7 @@ from torch import nn
 
 PAPER_EXPANSION = 8
 CPU_EXPANSION = 2
+ANCHORS = ("updated", "original")
 
 
 def conv_block(in_channels: int, out_channels: int, first_stride: int = 1, plain_last: bool = False) -> nn.Sequential:
@@ -42,12 +48,15 @@ class FusionModule(nn.Module):
     Args:
         channels: C, the channels of the split network's feature map ``f``.
         expansion: stream width as a multiple of C (paper 8, default 2).
+        anchor: what the learned correction is added to (module doc): ``"updated"`` or ``"original"``.
     """
 
-    def __init__(self, channels: int, expansion: int = CPU_EXPANSION) -> None:
+    def __init__(self, channels: int, expansion: int = CPU_EXPANSION, anchor: str = "updated") -> None:
         super().__init__()
+        if anchor not in ANCHORS:
+            raise ValueError(f"anchor must be one of {ANCHORS}, got {anchor!r}")
         wide = channels * expansion
-        self.channels, self.expansion = channels, expansion
+        self.channels, self.expansion, self.anchor = channels, expansion, anchor
         self.original_stream = conv_block(channels, wide, first_stride=2)
         self.updated_stream = conv_block(channels, wide, first_stride=2)
         self.join = conv_block(2 * wide, wide)
@@ -59,7 +68,8 @@ class FusionModule(nn.Module):
         size = f.shape[2:]
         a = F.interpolate(self.original_stream(f), size=size, mode="trilinear", align_corners=False)
         b = F.interpolate(self.updated_stream(f_updated), size=size, mode="trilinear", align_corners=False)
-        return f + self.output(self.join(torch.cat([a, b], dim=1)))
+        base = f_updated if self.anchor == "updated" else f
+        return base + self.output(self.join(torch.cat([a, b], dim=1)))
 
 
-__all__ = ["CPU_EXPANSION", "PAPER_EXPANSION", "FusionModule", "conv_block"]
+__all__ = ["ANCHORS", "CPU_EXPANSION", "PAPER_EXPANSION", "FusionModule", "conv_block"]

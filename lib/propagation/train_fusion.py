@@ -39,7 +39,7 @@ from lib.machine import describe_machine
 from lib.phantom.config import LABELS
 from lib.phantom.datastore import write_datastore
 from lib.propagation.engine import InputCoordinates, PropagationEngine, check_edits
-from lib.propagation.fusion import CPU_EXPANSION, FusionModule
+from lib.propagation.fusion import ANCHORS, CPU_EXPANSION, FusionModule
 from lib.propagation.split import SplitFeatures
 from lib.propagation.update import edit_loss, update_features
 from lib.segmentation.evaluate import load_network
@@ -130,7 +130,8 @@ def train_fusion(
         p.requires_grad_(False)
     optimiser = torch.optim.Adam(fusion.parameters(), lr=lr)
     generator = np.random.default_rng(seed)
-    best_state, best_loss, history, start = None, float("inf"), [], time.time()
+    best_loss = untrained_val_loss(engine, fusion, val)  # the start (for anchor "updated": the direct update) is a candidate
+    best_state, history, start = {k: v.detach().clone() for k, v in fusion.state_dict().items()}, [], time.time()
     for epoch in tqdm(range(1, epochs + 1), desc="fusion epochs", unit="epoch"):
         fusion.train()
         losses = []
@@ -151,12 +152,11 @@ def train_fusion(
         tqdm.write(json.dumps(row))
         if row["minutes"] > minutes:
             break
-    assert best_state is not None
     return best_state, history
 
 
 def untrained_val_loss(engine: PropagationEngine, fusion: FusionModule, val: list[FusionSample]) -> float:
-    """Validation loss of the module as initialised (= the base network's far answer)."""
+    """Validation loss of the module as it is (initialised: the anchor's far answer)."""
     with torch.no_grad():
         return float(np.mean([float(sample_loss(engine, fusion.eval(), s)) for s in val]))
 
@@ -164,7 +164,7 @@ def untrained_val_loss(engine: PropagationEngine, fusion: FusionModule, val: lis
 def load_fusion(path: str | Path) -> tuple[FusionModule, dict]:
     """A trained fusion module and its file's metadata (``level``, ``channels``, ``expansion``...)."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    module = FusionModule(int(checkpoint["channels"]), int(checkpoint["expansion"]))
+    module = FusionModule(int(checkpoint["channels"]), int(checkpoint["expansion"]), str(checkpoint.get("anchor", "original")))
     module.load_state_dict(checkpoint["model"])
     return module.eval(), {k: v for k, v in checkpoint.items() if k != "model"}
 
@@ -179,6 +179,14 @@ def _data_line(metrics: dict) -> str:
     )
 
 
+def _anchor_symbol(metrics: dict) -> str:
+    return "f' (the updated features)" if metrics.get("anchor", "original") == "updated" else "f"
+
+
+def _anchor_words(metrics: dict) -> str:
+    return "direct update's" if metrics.get("anchor", "original") == "updated" else "base network's"
+
+
 def write_card(metrics: dict, path: Path) -> None:
     """The fusion module's model card from its metrics."""
     m = metrics
@@ -187,7 +195,7 @@ def write_card(metrics: dict, path: Path) -> None:
         "",
         "The mid-level fusion module of 3D fused context propagation (`lib/propagation/fusion.py`):",
         f"two streams (stride 2, {m['expansion']}x channels; the paper uses 8x), trilinear upsampling, join and",
-        f"output blocks of three Conv3d + InstanceNorm + ReLU; output added to f. {m['parameters']:,} parameters.",
+        f"output blocks of three Conv3d + InstanceNorm + ReLU; output added to {_anchor_symbol(m)}. {m['parameters']:,} parameters.",
         f"It belongs to the frozen base network `{m['base_weights']}` split at decoder level {m['level']}",
         f"(f has {m['channels']} channels); with other base weights it must be retrained.",
         "",
@@ -199,7 +207,8 @@ def write_card(metrics: dict, path: Path) -> None:
         f"- Loss: cross-entropy + Dice on far voxels only (beyond {m['near_slices']} slices of the edit); Adam lr {m['lr']}.",
         f"- Time: {m['simulate_minutes']:.1f} min simulating edits + {m['train_minutes']:.1f} min training on {m['machine']}.",
         f"- Epochs: {len(m['history'])}; best validation far-voxel loss {m['best_val_loss']:.4f} "
-        f"(untrained module, i.e. the base network's far answer: {m['untrained_val_loss']:.4f}).",
+        f"(untrained module, i.e. the {_anchor_words(m)} far answer: {m['untrained_val_loss']:.4f}"
+        + (f"; the base network's: {m['base_far_val_loss']:.4f}" if "base_far_val_loss" in m else "") + ").",
         "",
         "Accuracy on held-out phantoms: `results/slice_propagation*/` (the evaluation harness).",
         "",
@@ -230,6 +239,7 @@ def fit_fusion(
     minutes: float = 20.0,
     lr: float = 1e-3,
     seed: int = 0,
+    anchor: str = "updated",
 ) -> dict:
     """Simulate edits, train, write ``out/fusion.pt`` (atomically, with the base weights'
     SHA-256 and the split's shape) and return the metrics (not yet written).
@@ -247,12 +257,14 @@ def fit_fusion(
         raise ValueError(f"no edit to learn from: {len(train)} training and {len(val)} validation samples")
     simulate_minutes = (time.time() - start) / 60
     channels = int(train[0].features.f.shape[1])
-    fusion = FusionModule(channels, expansion)
+    fusion = FusionModule(channels, expansion, anchor)
     untrained = untrained_val_loss(engine, fusion, val)
+    base_only = untrained_val_loss(engine, FusionModule(channels, expansion, "original"), val)
     start = time.time()
     best_state, history = train_fusion(engine, fusion, train, val, epochs, minutes, lr, seed)
     meta = {
-        "level": level, "channels": channels, "expansion": expansion, "arch": checkpoint.get("arch", "unet"),
+        "level": level, "channels": channels, "expansion": expansion, "anchor": anchor,
+        "arch": checkpoint.get("arch", "unet"),
         "base_sha256": sha256_of(weights),  # the infer task uses the module only with these base weights
     }
     save_weights_atomic(best_state, out / "fusion.pt", **meta)
@@ -269,6 +281,7 @@ def fit_fusion(
         "simulate_minutes": simulate_minutes,
         "train_minutes": (time.time() - start) / 60,
         "untrained_val_loss": untrained,
+        "base_far_val_loss": base_only,
         "best_val_loss": min(r["val_loss"] for r in history),
         "history": history,
     }
@@ -288,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--anchor", choices=ANCHORS, default="updated",
+                        help="what the module's correction is added to: f' (the direct update) or f (the base)")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
@@ -301,6 +316,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     metrics = fit_fusion(
         args.weights, pairs(data / "train", args.train_cases), pairs(data / "val", args.val_cases), out,
         args.level, args.expansion, args.structures.split(","), args.epochs, args.minutes, args.lr, args.seed,
+        args.anchor,
     )
     metrics = {
         "command": "python -m lib.propagation.train_fusion " + shlex.join(sys.argv[1:] if argv is None else argv),

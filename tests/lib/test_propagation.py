@@ -114,12 +114,19 @@ def test_update_rejects_an_edit_without_voxels():
         UpdateSettings("sgd")
 
 
-def test_untrained_fusion_returns_the_original_features():
-    fusion = FusionModule(8, expansion=2).eval()
+@pytest.mark.parametrize("anchor", ["updated", "original"])
+def test_untrained_fusion_returns_its_anchor(anchor):
+    fusion = FusionModule(8, expansion=2, anchor=anchor).eval()
     f, f_updated = torch.randn(1, 8, 16, 16, 8), torch.randn(1, 8, 16, 16, 8)
-    assert torch.equal(fusion(f, f_updated), f)
+    expected = f_updated if anchor == "updated" else f
+    assert torch.equal(fusion(f, f_updated), expected)
     fusion.output[-1].weight.data.fill_(0.01)
-    assert not torch.equal(fusion(f, f_updated), f)
+    assert not torch.equal(fusion(f, f_updated), expected)
+
+
+def test_fusion_rejects_an_unknown_anchor():
+    with pytest.raises(ValueError, match="anchor must be one of"):
+        FusionModule(8, anchor="both")
 
 
 def test_near_voxels_from_the_update_far_voxels_from_the_fusion():
@@ -127,12 +134,15 @@ def test_near_voxels_from_the_update_far_voxels_from_the_fusion():
     features = split.front(torch.randn(1, 1, 32, 32, 16, generator=torch.Generator().manual_seed(4)))
     _, edit = edit_of(split, features, 8)
     settings = UpdateSettings("adam", 10, 0.2, 0.0)
-    fused = propagate_edits(split, features, [edit], FusionModule(features.f.shape[1]), settings)
+    fused = propagate_edits(split, features, [edit], FusionModule(features.f.shape[1], anchor="original"), settings)
+    anchored = propagate_edits(split, features, [edit], FusionModule(features.f.shape[1], anchor="updated"), settings)
     direct = propagate_edits(split, features, [edit], None, settings)
     base = base_probabilities(split, features)
     far = ~edit.near
-    # An untrained fusion module is the identity on f: far voxels keep the base answer.
+    # An untrained fusion module anchored on f is the identity on f: far voxels keep the base answer;
+    # anchored on f' it gives the direct update's answer everywhere.
     assert torch.allclose(fused.probabilities[:, far], base[:, far], atol=1e-6)
+    assert torch.allclose(anchored.probabilities, direct.probabilities, atol=1e-6)
     # Near voxels take the updated features' answer, with or without fusion.
     assert torch.allclose(fused.probabilities[:, edit.near], direct.probabilities[:, edit.near], atol=1e-6)
     assert not torch.allclose(direct.probabilities[:, far], base[:, far], atol=1e-4)  # direct update moves far slices
