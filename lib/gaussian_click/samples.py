@@ -25,7 +25,7 @@ import torch
 from monai.transforms import MapTransform, Randomizable
 
 from lib.gaussian_click.inputs import PAD_VALUE, ROI_3D, Window, centred_window, crop_to_window
-from lib.phantom.config import LABELS
+from lib.phantom.config import ALL_LABELS, LABELS
 
 #: Training slice size (X, Y) in model pixels: 288 x 288 mm at 3 mm, most of a phantom slice
 #: (112 x 96 pixels) around the structure; 128 x 128 costs 1.8 x the compute per step.
@@ -39,16 +39,17 @@ def training_size(dims: int) -> tuple[int, ...]:
     return TRAIN_SIZE_2D if dims == 2 else ROI_3D
 
 
-def structure_values(exclude: Sequence[str] = ()) -> dict[str, int]:
-    """The structures trained on: ``LABELS`` less ``exclude``.
+def structure_values(exclude: Sequence[str] = (), organs: bool = False) -> dict[str, int]:
+    """The structures trained on: ``LABELS`` (``ALL_LABELS`` with ``organs``) less ``exclude``.
 
     Raises:
         ValueError: an unknown name, or nothing left.
     """
-    unknown = [name for name in exclude if name not in LABELS]
+    known = ALL_LABELS if organs else LABELS
+    unknown = [name for name in exclude if name not in known]
     if unknown:
-        raise ValueError(f"unknown structure(s) {unknown}; known: {sorted(LABELS)}")
-    kept = {name: value for name, value in LABELS.items() if name not in exclude}
+        raise ValueError(f"unknown structure(s) {unknown}; known: {sorted(known)}")
+    kept = {name: value for name, value in known.items() if name not in exclude}
     if not kept:
         raise ValueError(f"every structure is excluded ({list(exclude)}); nothing to train on")
     return kept
@@ -97,7 +98,7 @@ def extract_sample(
     """
     window = sample_window(spec, image.shape, dims)
     crop = crop_to_window(np.asarray(image, dtype=np.float32), window, PAD_VALUE)
-    truth = crop_to_window(np.asarray(label) == LABELS[spec.structure], window, False)
+    truth = crop_to_window(np.asarray(label) == ALL_LABELS[spec.structure], window, False)
     return crop, truth
 
 

@@ -22,7 +22,7 @@ import torch
 
 from lib.evaluation.protocol import Case
 from lib.gaussian_click.inputs import paste_from_window
-from lib.gaussian_click.local_correction import CORRECTION_MARGIN_MM, correct_locally
+from lib.gaussian_click.local_correction import CORRECTION_MARGIN_MM, CORRECTION_SHELL_MM, correct_locally
 from lib.gaussian_click.network import load_network
 from lib.gaussian_click.predict import answer_window, segment_prepared
 from lib.gaussian_click.preprocess import PreparedImage, prepare_array
@@ -47,6 +47,8 @@ class GaussianClickSegmenter:
         name: the method's name in reports; default ``gaussian_click_<dims>d``.
         margin_mm: 3D only, added to a correction click's depth to give the radius it may
             change (:func:`lib.gaussian_click.local_correction.correct_locally`).
+        shell_mm: 3D only, how far beyond its depth from the previous contour a correction
+            click may change voxels (same function); None: no limit.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class GaussianClickSegmenter:
         device: str = "cpu",
         name: str | None = None,
         margin_mm: float = CORRECTION_MARGIN_MM,
+        shell_mm: float | None = CORRECTION_SHELL_MM,
     ) -> None:
         if dims not in (2, 3):
             raise ValueError(f"dims must be 2 or 3, got {dims!r}")
@@ -65,6 +68,7 @@ class GaussianClickSegmenter:
         self.network = network if network is not None else load_network(weights or shipped_weights(dims), dims, device)
         self.name = name or f"gaussian_click_{dims}d"
         self.margin_mm = float(margin_mm)
+        self.shell_mm = shell_mm
         self._prepared: tuple[str, int, PreparedImage] | None = None
 
     def _prepare(self, case: Case) -> PreparedImage:
@@ -81,7 +85,7 @@ class GaussianClickSegmenter:
         prepared = self._prepare(case)
         answer = segment_prepared(self.network, prepared, clicks, clicks[-1], self.device)
         if self.dims == 3:
-            return correct_locally(answer, clicks, previous, case.spacing, self.margin_mm)
+            return correct_locally(answer, clicks, previous, case.spacing, self.margin_mm, self.shell_mm)
         covered = self._covered(prepared, clicks)
         return np.where(covered, answer, base).astype(np.float32)
 

@@ -58,11 +58,17 @@ def dice_loss() -> torch.nn.Module:
     return DiceLoss(sigmoid=True, squared_pred=True, batch=False, reduction="mean")
 
 
-def train_loader(folder: Path, dims: int, structures: dict[str, int], batch_size: int, random_prob: float, seed: int):
-    """Batches of random one-structure windows from the cases of ``folder`` (model space cached)."""
+def train_loader(
+    folder: Path, dims: int, structures: dict[str, int], batch_size: int, random_prob: float, seed: int,
+    label_tag: str = "final",
+):
+    """Batches of random one-structure windows from the cases of ``folder`` (model space cached),
+    their truth from ``labels/<label_tag>``."""
     transform = Compose([*model_space_transforms(dims), RandStructureSampled(dims, structures, random_prob)])
     transform.set_random_state(seed=seed)
-    dataset = CacheDataset(datalist(folder), transform=transform, cache_rate=1.0, progress=False)
+    items = [{"image": item["image"], "label": str(folder / "labels" / label_tag / Path(item["image"]).name)}
+             for item in datalist(folder)]
+    dataset = CacheDataset(items, transform=transform, cache_rate=1.0, progress=False)
     return DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=0, drop_last=False)
 
 
@@ -162,6 +168,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=PAPER_SEED)
     parser.add_argument("--exclude-structure", action="append", default=[], metavar="NAME",
                         help="leave a structure out of training (repeatable); it is still validated, as unseen")
+    parser.add_argument("--organs", action="store_true",
+                        help="also train on the phantoms' other organs (lung, liver, aorta, bone, spinal canal; "
+                        "labels/organs), as the paper trains on many organs")
     parser.add_argument("--val-every", type=int, default=100, help="validate every this many steps")
     parser.add_argument("--val-clicks", default=",".join(map(str, VALIDATION_CLICKS)),
                         help="validate (and choose the best checkpoint by) Dice after these numbers of clicks")
@@ -175,13 +184,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> dict:
     args = parse_args(argv)
-    structures = structure_values(args.exclude_structure)
+    structures = structure_values(args.exclude_structure, args.organs)
     out = Path(args.out or f"models/gaussian_click_{args.dims}d")
     out.mkdir(parents=True, exist_ok=True)
     set_determinism(seed=args.seed)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))  # honour a shared machine
     data = Path(args.data)
-    write_datastore(data / "train", args.train_cases, TRAIN_SEED, prefix="train")
+    write_datastore(data / "train", args.train_cases, TRAIN_SEED, prefix="train", organ_labels=args.organs)
     write_datastore(data / "val", args.val_cases, VAL_SEED, prefix="val")
     batch_size = args.batch_size or DEFAULT_BATCH[args.dims]
     val_clicks = parse_clicks_at(args.val_clicks)
@@ -189,7 +198,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     network = gaussian_click_net(args.dims).to(args.device)
     if args.init:
         network = load_network(args.init, args.dims, args.device)
-    loader = train_loader(data / "train", args.dims, structures, batch_size, args.random_prob, args.seed)
+    loader = train_loader(data / "train", args.dims, structures, batch_size, args.random_prob, args.seed,
+                          "organs" if args.organs else "final")
     validation = load_validation(data / "val", args.dims, args.val_slices)
     result = train(network, loader, validation, list(structures), out, args.minutes, args.max_interactions,
                    args.lr, args.val_every, args.seed, args.device, args.max_steps,

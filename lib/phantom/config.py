@@ -10,6 +10,11 @@ Orientation = Literal["RAS", "LPS", "oblique"]
 
 #: Label values written to every label file, as MONAI Label's ``labels`` mapping.
 LABELS: dict[str, int] = {"gtv": 1, "heart": 2}
+#: Further structures the generator draws, written only to the optional ``labels/organs`` files
+#: (a superset of ``LABELS``, same values for gtv and heart), for models that learn from many
+#: structures, such as the Gaussian-click unseen-structure test.
+ORGAN_LABELS: dict[str, int] = {"lung": 3, "liver": 4, "aorta": 5, "bone": 6, "spinal_canal": 7}
+ALL_LABELS: dict[str, int] = {**LABELS, **ORGAN_LABELS}
 
 _MODALITIES = ("ct", "mri_stir")
 _ORIENTATIONS = ("RAS", "LPS", "oblique")

@@ -13,11 +13,12 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from lib.phantom.config import PhantomConfig, stir_config
 from lib.phantom.generate import generate_phantom
-from lib.phantom.io import save_phantom
+from lib.phantom.io import save_nifti_atomic, save_phantom
 
 ORIENTATION_CYCLE = ("RAS", "LPS", "oblique")
 
@@ -38,22 +39,27 @@ def write_datastore(
     pet: bool = False,
     labelled: int | None = None,
     prefix: str = "phantom",
+    organ_labels: bool = False,
 ) -> list[Path]:
     """Write ``cases`` studies into ``out`` (skipping files already there); return the image paths.
 
     The first ``labelled`` studies (default: all) get a final label; the others are left
-    for a user to annotate (what MONAI Label's next-sample strategies offer).
+    for a user to annotate (what MONAI Label's next-sample strategies offer). With
+    ``organ_labels`` the labelled ones also get ``labels/organs/<name>`` (``ALL_LABELS``).
     """
     out = Path(out)
     labelled = cases if labelled is None else labelled
     paths = []
     for n, seed in enumerate(tqdm(range(first_seed, first_seed + cases), desc="phantoms", unit="case")):
         name = f"{prefix}_{seed:04d}.nii.gz"
-        image_path, label_path = out / name, out / "labels" / "final" / name
+        image_path, label_path, organ_path = out / name, out / "labels" / "final" / name, out / "labels" / "organs" / name
         with_label = n < labelled
-        if not image_path.exists() or (with_label and not label_path.exists()):
+        with_organs = with_label and organ_labels
+        if not image_path.exists() or (with_label and not label_path.exists()) or (with_organs and not organ_path.exists()):
             phantom = generate_phantom(case_config(seed, modality, pet))
             save_phantom(phantom, image_path, label_path if with_label else None)
+            if with_organs:
+                save_nifti_atomic(phantom.organs.astype(np.uint8), phantom.affine, organ_path)
         paths.append(image_path)
     return paths
 

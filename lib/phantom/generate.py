@@ -8,7 +8,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from lib.phantom.anatomy import Anatomy, draw_anatomy
-from lib.phantom.config import LABELS, PhantomConfig
+from lib.phantom.config import ALL_LABELS, LABELS, PhantomConfig
 from lib.phantom.geometry import make_affine, sigma_in_voxels, world_coordinates
 from lib.phantom.shapes import Tumour, ZCylinder
 
@@ -29,6 +29,8 @@ class Phantom:
         label: (X, Y, Z) uint8, values from ``LABELS`` (0 background).
         affine: (4, 4) voxel index -> RAS world mm.
         tumours: the tumours drawn, for tests and reports.
+        organs: (X, Y, Z) uint8, every drawn structure, values from ``ALL_LABELS`` (gtv and
+            heart as in ``label``, then lung, liver, aorta, bone, spinal canal).
     """
 
     image: np.ndarray
@@ -36,6 +38,7 @@ class Phantom:
     affine: np.ndarray
     config: PhantomConfig
     tumours: tuple[Tumour, ...]
+    organs: np.ndarray | None = None
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -87,6 +90,15 @@ def _label(masks: _Masks) -> np.ndarray:
     label = np.zeros(masks.body.shape, dtype=np.uint8)
     label[masks.heart] = LABELS["heart"]
     label[masks.any_tumour] = LABELS["gtv"]
+    return label
+
+
+def _organ_label(masks: _Masks) -> np.ndarray:
+    """``_label`` with the other organs too (``ALL_LABELS``); the masks do not overlap."""
+    label = _label(masks)
+    for name, mask in (("lung", masks.lung), ("liver", masks.liver), ("aorta", masks.aorta),
+                       ("bone", masks.bone), ("spinal_canal", masks.canal)):
+        label[mask & (label == 0)] = ALL_LABELS[name]
     return label
 
 
@@ -175,4 +187,5 @@ def generate_phantom(config: PhantomConfig) -> Phantom:
         affine=affine,
         config=config,
         tumours=anatomy.tumours,
+        organs=_organ_label(masks),
     )

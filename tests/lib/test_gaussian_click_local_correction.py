@@ -65,11 +65,13 @@ def test_a_foreground_click_adds_near_itself_only():
     answer += box(slice(0, 5), slice(5, 15), slice(3, 7))  # and grows on the far side
     answer[5:15, 5:15, 3] = 0.0  # and drops a slice of the accepted answer
     click = Click((15, 10, 5), True)  # 1 mm outside the previous answer
-    out = correct_locally(answer, [Click((10, 10, 5), True), click], previous, MM)
+    out = correct_locally(answer, [Click((10, 10, 5), True), click], previous, MM, shell_mm=None)  # the margin rule alone
     reach = 1.0 + CORRECTION_MARGIN_MM
     assert out[15:24, 10, 5].all() and not out[int(15 + reach) + 1 :, :, :].any()
     assert not out[0:5].any()  # the far side is not the click's business
     np.testing.assert_array_equal(out[5:15, 5:15, 3], 1.0)  # a foreground click never removes
+    shelled = correct_locally(answer, [Click((10, 10, 5), True), click], previous, MM)  # with the default shell
+    assert shelled[15:19, 10, 5].all() and not shelled[19:, 10, 5].any()  # depth 1 + 3 mm beyond x = 14
 
 
 def test_a_background_click_removes_near_itself_only_and_not_what_a_nearer_foreground_click_holds():
@@ -149,3 +151,29 @@ def test_the_served_3d_answer_is_the_evaluated_one(tmp_path):
     assert served[10:13, 21:30, 6].all() and served[30, 20, 6] == 1 and served[11, 20, 6] == 0
     without, _ = task({key: value for key, value in request.items() if key != "label"})
     assert not np.asarray(nib.load(without).dataobj)[10:13, 23:30, 6].any()  # no upload: the network's own
+
+
+def test_a_rim_click_with_a_shell_peels_the_rim_and_keeps_the_core():
+    previous = box(slice(2, 28), slice(2, 28), slice(1, 9))  # 26 x 26 x 8 mm
+    answer = np.zeros(GRID, np.float32)  # the network wipes everything out
+    keep, cut = Click((20, 15, 5), True), Click((2, 15, 5), False)  # the cut sits on the rim: depth 1 mm
+    unlimited = correct_locally(answer, [keep, cut], previous, MM, shell_mm=None)
+    shelled = correct_locally(answer, [keep, cut], previous, MM, shell_mm=2.0)
+    assert not unlimited[2:8, 15, 5].any()  # without a shell the cut reaches 13 mm into the core
+    assert shelled[2, 15, 5] == 0.0 and not shelled[3:5, 15, 5].any()  # depth 1 + 2 mm: x = 2..4 go
+    assert shelled[5:28, 15, 5].all()  # deeper than 3 mm from the contour stays
+    flood = box(slice(0, 30), slice(0, 30), slice(0, 10))  # the network floods the whole grid
+    grown = correct_locally(flood, [Click((10, 10, 5), True), Click((16, 10, 5), True)], box(*CUBE), MM, shell_mm=2.0)
+    assert grown[15:19, 10, 5].all() and not grown[19:, 10, 5].any()  # depth 2 + 2 mm beyond the contour at x = 14
+
+
+def test_contour_distance_counts_from_the_voxels_already_right():
+    from lib.gaussian_click.local_correction import contour_distance_mm
+
+    previous = box(*CUBE) > 0.5
+    outside = contour_distance_mm(previous, True, (2.0, 1.0, 1.0))
+    inside = contour_distance_mm(previous, False, (2.0, 1.0, 1.0))
+    assert outside[10, 10, 5] == 0.0 and outside[17, 10, 5] == pytest.approx(6.0)  # 3 voxels of 2 mm along x
+    assert inside[17, 10, 5] == 0.0 and inside[14, 10, 5] == pytest.approx(2.0)  # x = 15: one voxel of 2 mm
+    assert inside[10, 10, 4] == pytest.approx(2.0)  # z = 2: two voxels of 1 mm
+    assert np.isinf(contour_distance_mm(np.ones(GRID, bool), False, MM)).all()

@@ -190,3 +190,17 @@ def test_bad_validation_clicks_are_refused(text):
 
     with pytest.raises(SystemExit, match="--val-clicks"):
         parse_clicks_at(text)
+
+
+def test_organs_add_the_phantoms_other_structures_and_the_sampler_draws_them():
+    from lib.phantom.config import ALL_LABELS
+
+    kept = structure_values(["gtv"], organs=True)
+    assert "gtv" not in kept and {"heart", "lung", "liver", "aorta"} <= set(kept)
+    assert kept["liver"] == ALL_LABELS["liver"] and kept["heart"] == LABELS["heart"]
+    label = np.zeros((1, 40, 40, 6), np.uint8)
+    label[0, 5:15, 5:15, 1:4] = ALL_LABELS["liver"]
+    sampler = RandStructureSampled(2, {"liver": ALL_LABELS["liver"]}, random_prob=0.0)
+    sampler.set_random_state(seed=0)
+    out = sampler({"image": torch.zeros(1, 40, 40, 6), "label": torch.from_numpy(label)})
+    assert out["structure"] == "liver" and out["label"].sum() == 10 * 10

@@ -113,3 +113,19 @@ def test_datastore_command_leaves_the_unlabelled_cases_for_the_user(tmp_path):
     datastore_main(["--out", str(tmp_path), "--cases", "3", "--labelled", "1"])
     assert len(list(tmp_path.glob("*.nii.gz"))) == 3
     assert [p.name for p in (tmp_path / "labels" / "final").glob("*.nii.gz")] == ["phantom_0000.nii.gz"]
+
+
+def test_organ_labels_are_a_superset_of_the_final_label(tmp_path):
+    from lib.phantom.config import ALL_LABELS, ORGAN_LABELS
+    from lib.phantom.datastore import write_datastore
+
+    (image,) = write_datastore(tmp_path, 1, 5, organ_labels=True)
+    final = np.asarray(nib.load(tmp_path / "labels" / "final" / image.name).dataobj)
+    organs = np.asarray(nib.load(tmp_path / "labels" / "organs" / image.name).dataobj)
+    assert organs.shape == final.shape
+    np.testing.assert_array_equal(organs[final > 0], final[final > 0])  # gtv and heart as in the final label
+    assert set(np.unique(organs)) <= {0, *ALL_LABELS.values()}
+    for name in ("lung", "liver", "bone"):
+        assert (organs == ORGAN_LABELS[name]).sum() > 100, name
+    write_datastore(tmp_path / "plain", 1, 5)
+    assert not (tmp_path / "plain" / "labels" / "organs").exists()  # only when asked
