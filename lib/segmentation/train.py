@@ -18,7 +18,7 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -56,12 +56,21 @@ def train_epochs(
     lr: float,
     best_path: Path,
     arch: str = "unet",
+    transform: Callable | None = None,
+    evaluate: Callable[[torch.nn.Module, Path], dict] = evaluate_folder,
+    meta: dict | None = None,
 ) -> tuple[dict, list[dict]]:
     """Train; return the best state (by mean validation GTV + heart Dice) and the history.
 
     Every new best is also saved to ``best_path`` at once, so a stopped run keeps its best.
+    ``transform`` (default :func:`train_transforms`, CT), ``evaluate`` (default
+    :func:`evaluate_folder`) and ``meta`` (what the weights file records besides the state;
+    default ``{"arch": arch}``) let other inputs reuse the loop (PET-CT:
+    :mod:`lib.two_stage.train_stage1`).
     """
-    dataset = CacheDataset(datalist(train_folder), transform=train_transforms(), cache_rate=1.0, progress=False)
+    transform = transform if transform is not None else train_transforms()
+    meta = meta if meta is not None else {"arch": arch}
+    dataset = CacheDataset(datalist(train_folder), transform=transform, cache_rate=1.0, progress=False)
     loader = DataLoader(dataset, batch_size=2, shuffle=True, num_workers=0)
     loss_function = DiceCELoss(to_onehot_y=True, softmax=True)
     optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=1e-5)
@@ -81,12 +90,12 @@ def train_epochs(
         row = {"epoch": epoch, "loss": float(np.mean(losses)), "minutes": (time.time() - start) / 60}
         out_of_time = row["minutes"] > max_minutes
         if epoch % val_every == 0 or epoch == epochs or out_of_time:
-            summary = evaluate_folder(network, val_folder)["summary"]
+            summary = evaluate(network, val_folder)["summary"]
             row.update(val_gtv_dice=summary["mean_gtv_dice"], val_heart_dice=summary["mean_heart_dice"])
             score = summary["mean_gtv_dice"] + summary["mean_heart_dice"]
             if score > best_score:
                 best_score, best_state = score, copy.deepcopy(network.state_dict())
-                save_weights_atomic(best_state, best_path, arch=arch)
+                save_weights_atomic(best_state, best_path, **meta)
                 row["best"] = True
         history.append(row)
         tqdm.write(json.dumps(row))

@@ -72,8 +72,58 @@ def write_model_card(metrics: dict, path: Path) -> None:
         "",
         "k = 0 is stage 1's answer (Algorithm 1). Paper (real PET-CT, external set): "
         + ", ".join(f"{k}: {v:.3f}" for k, v in PAPER_DSC.items()) + ".",
-        "Held-out results of the evaluation harness: `results/two_stage_ct/`.",
+        f"Held-out results of the evaluation harness: `results/two_stage_{metrics['modality']}/`.",
         "Numbers come from `metrics.json`, written by the same command.",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+def _stage1_row(name: str, case: dict) -> str:
+    return (f"| {name} | {case['gtv_dice']:.3f} | {case['gtv_hd95_mm']:.1f} | "
+            f"{case['heart_dice']:.3f} | {case['heart_hd95_mm']:.1f} |")
+
+
+def write_stage1_card(metrics: dict, path: Path) -> None:
+    """Card of a PET-CT stage 1 (:mod:`lib.two_stage.train_stage1`): network, data, command, held-out Dice."""
+    s = metrics["test"]["summary"]
+    best = [row for row in metrics["history"] if row.get("best")]
+    lines = [
+        "# 2S-ICR stage 1, PET-CT (automatic model: GTV + heart)",
+        "",
+        "Stage 1 (f_DL) of 2S-ICR on PET-CT: the automatic model's 3D MONAI UNet (strides (1, 2, 2, 2),",
+        f"two residual units, widths {tuple(metrics['channels'])}; {metrics['parameters']:,} parameters) with",
+        f"{metrics['in_channels']} input channels: CT windowed to [-200, 200] HU -> [-1, 1], PET z-scored; RAS,",
+        "3 x 3 x 6 mm. Output: background, GTV (1), heart (2). Weights: `stage1.pt`",
+        "(`{\"model\": state_dict, \"arch\", \"in_channels\"}`); the folder's `weights.pt` is the refinement net.",
+        "",
+        "## Data",
+        "Generated PET-CT phantoms (`lib/phantom`, `pet=True`; PET in SUV), orientations cycling RAS / LPS / oblique:",
+        f"train seeds {metrics['data']['train'][0]}+ ({metrics['data']['train'][1]} cases), "
+        f"validation {metrics['data']['val'][0]}+ ({metrics['data']['val'][1]}), "
+        f"held-out test {metrics['data']['test'][0]}+ ({metrics['data']['test'][1]}).",
+        "",
+        "## Training",
+        f"- Command: `{metrics['command']}`",
+        f"- Time: {metrics['train_minutes']:.1f} min on {metrics['machine']}",
+        f"- Epochs run: {len(metrics['history'])}; patches 64 x 64 x 32, Dice + CE, AdamW lr {metrics['lr']:g}, "
+        "cosine; best by validation Dice (GTV + heart)"
+        + (f", epoch {best[-1]['epoch']}." if best else "."),
+        *([f"- Warm start: the CT automatic model `{metrics['warm_start']}` (CT weights copied, PET input "
+           "weights at 0: the start is the CT model; its own training time is not counted here)."]
+          if metrics.get("warm_start") else []),
+        "",
+        "## Held-out test (each file's own grid)",
+        f"- GTV Dice: mean {s['mean_gtv_dice']:.3f}, median {s['median_gtv_dice']:.3f}; "
+        f"HD95 mean {s['mean_gtv_hd95_mm']:.1f} mm",
+        f"- Heart Dice: mean {s['mean_heart_dice']:.3f}, median {s['median_heart_dice']:.3f}; "
+        f"HD95 mean {s['mean_heart_hd95_mm']:.1f} mm",
+        "",
+        "| case | GTV Dice | GTV HD95 (mm) | heart Dice | heart HD95 (mm) |",
+        "|---|---|---|---|---|",
+        *(_stage1_row(name, case) for name, case in metrics["test"]["cases"].items()),
+        "",
+        "Numbers come from `stage1_metrics.json`, written by the same command.",
         "",
     ]
     path.write_text("\n".join(lines))
