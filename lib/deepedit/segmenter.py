@@ -3,8 +3,11 @@
 DeepEdit has no state: each answer is ONE pass of the network over the image with ALL
 clicks so far as guidance channels (no click: the guidance is 0 and the network answers as
 an automatic model). The previous answer is not an input (``previous`` is ignored).
-Inference runs as stage 1's does: model space (:mod:`lib.two_stage.preprocess`), sliding
-64 x 64 x 32 windows (the training patches), the GTV softmax brought back to the input grid.
+Inference: model space (:mod:`lib.two_stage.preprocess`), ONE pass of the network over the
+whole (harness-cropped) image, edge-padded to a multiple of 8 (MONAI's DeepEdit also answers in
+one pass over the whole, resized, image; stage 1's sliding 64 x 64 x 32 windows cost 8 passes
+of the 90 mm ROI, and DeepEdit runs at every click), the GTV probability brought back to the
+input grid.
 
     python -m lib.evaluation --name two_stage_petct --pet --methods two_stage_petct,deepedit_petct_p00 ...
 """
@@ -21,7 +24,7 @@ from lib.deepedit.guidance import GUIDANCE_SIGMA, guidance_channels, guidance_fr
 from lib.deepedit.network import load_deepedit
 from lib.evaluation.protocol import Case
 from lib.interaction.clicks import Click
-from lib.segmentation.transforms import inferer as window_inferer
+from lib.two_stage.network import SIZE_DIVISOR
 from lib.two_stage.engine import gtv_probability
 from lib.two_stage.preprocess import PreparedImage, prepare_array
 
@@ -39,8 +42,11 @@ def deepedit_probability(network: torch.nn.Module, image: torch.Tensor, clicks: 
     network.eval()
     channels = int(image.shape[0])
     inputs = guidance_channels(np.asarray(image, dtype=np.float32), guidance_from_clicks(clicks), channels, sigma)
-    logits = window_inferer()(torch.from_numpy(inputs)[None], network)[0]
-    return gtv_probability(torch.softmax(torch.as_tensor(logits).float(), dim=0))
+    shape = inputs.shape[1:]
+    pad = [(0, 0)] + [(0, -n % SIZE_DIVISOR) for n in shape]
+    padded = torch.from_numpy(np.pad(inputs, pad, mode="edge"))
+    logits = network(padded[None])[0, :, : shape[0], : shape[1], : shape[2]]
+    return gtv_probability(torch.softmax(logits.float(), dim=0))
 
 
 class DeepEditSegmenter:

@@ -2,6 +2,8 @@
 ASSD, HD95 and surface Dice, and voxels changed per click.
 
     python -m lib.two_stage.report results/two_stage_ct/eval.json [--stage1 two_stage_ct_stage1]
+    python -m lib.two_stage.report --merge build/eval/a/eval.json build/eval/b/eval.json \
+        --out results --name two_stage_petct --stage1 two_stage_petct_stage1
 
 Reads the harness's ``eval.json`` (every per-case, per-click row) and writes ``paper_table.json``
 and ``paper_table.md`` beside it. Per method: mean +- standard deviation over cases of DSC
@@ -9,6 +11,11 @@ after k clicks, of each case's mean DSC over clicks 1..10 (the paper's "1 to 10 
 ASSD / HD95 (mm) and surface Dice (1 mm) at k = 0, 1, 5, 10, and of the voxels changed per
 click (all clicks made; the paper's mask-dropout table). With ``--stage1 NAME`` it also checks
 Algorithm 1's promise: each 2S-ICR method's 0-click DSC equals NAME's on every case.
+
+``--merge`` joins shared-click runs made separately (e.g. while some models were still
+training) into one ``<out>/<name>/`` run (eval.json, eval.md, plot, paper table): the runs must
+have the same reference method, simulator, seed, click limit and cases, and the reference's
+clicks must be the same in each (checked), so every method saw the same clicks.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from lib.atomic import write_atomically
+from lib.evaluation.report import write_report
 
 KS = (0, 1, 5, 10)
 SURFACE = ("assd_mm", "hd95_mm", "surface_dice")
@@ -97,7 +105,7 @@ def write_paper_table(eval_json: Path, stage1: str | None = None) -> dict:
     """Read ``eval_json``, write ``paper_table.json`` / ``.md`` beside it, return the report."""
     result = json.loads(Path(eval_json).read_text())
     report = {
-        "run": result.get("command", {}).get("name", Path(eval_json).parent.name),
+        "run": result.get("name") or result.get("command", {}).get("name", Path(eval_json).parent.name),
         "cases": len(result["cases"]), "simulator": result["simulator"], "click_mode": result["click_mode"],
         "reference": result["reference"], "first_click": result["first_click"],
         "methods": {name: method_table(m["rows"]) for name, m in result["methods"].items()},
@@ -110,11 +118,55 @@ def write_paper_table(eval_json: Path, stage1: str | None = None) -> dict:
     return report
 
 
+SAME = ("simulator", "click_mode", "reference", "first_click", "max_clicks", "seed", "cases")
+
+
+def _clicks(method: dict) -> list:
+    return [(r["case_id"], r["k"], r["click"]) for r in method["rows"]]
+
+
+def merge_runs(results: Sequence[dict]) -> dict:
+    """One harness result of several shared-click runs (methods in the order first seen).
+
+    Raises:
+        ValueError: the runs differ in a setting of ``SAME``, are not shared-click runs, or the
+            reference's clicks differ (then the methods did not see the same clicks).
+    """
+    if not results:
+        raise ValueError("nothing to merge")
+    first = results[0]
+    if first["click_mode"] != "shared":
+        raise ValueError("only shared-click runs can be merged (own clicks differ per method anyway)")
+    merged = {**first, "methods": dict(first["methods"]), "merged_from": [r.get("command") for r in results],
+              "wall_seconds": sum(float(r.get("wall_seconds", 0.0)) for r in results)}
+    reference = first["reference"]
+    for result in results[1:]:
+        for key in SAME:
+            if result[key] != first[key]:
+                raise ValueError(f"runs differ in {key!r}: {first[key]!r} vs {result[key]!r}")
+        if _clicks(result["methods"][reference]) != _clicks(first["methods"][reference]):
+            raise ValueError(f"the reference {reference!r} made different clicks in the runs")
+        for name, method in result["methods"].items():
+            merged["methods"].setdefault(name, method)
+    return merged
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("eval_json", type=Path, help="an eval.json written by python -m lib.evaluation")
+    parser.add_argument("eval_json", type=Path, nargs="?", help="an eval.json written by python -m lib.evaluation")
     parser.add_argument("--stage1", help="the stage-1-alone method to check 0-click equality against")
+    parser.add_argument("--merge", type=Path, nargs="+", help="eval.json files of shared-click runs to join")
+    parser.add_argument("--out", default="results", help="with --merge: the results folder")
+    parser.add_argument("--name", help="with --merge: the joined run's name")
     args = parser.parse_args(argv)
+    if args.merge:
+        if not args.name:
+            parser.error("--merge needs --name")
+        merged = merge_runs([json.loads(p.read_text()) for p in args.merge])
+        merged.pop("name", None)
+        args.eval_json = write_report(merged, args.out, args.name)["json"]
+    elif args.eval_json is None:
+        parser.error("give an eval.json or --merge")
     report = write_paper_table(args.eval_json, args.stage1)
     print(markdown(report))
     return report

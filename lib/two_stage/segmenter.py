@@ -39,6 +39,9 @@ REFINEMENT_CT = MODELS / "two_stage_ct" / "weights.pt"
 ENSEMBLE_MEMBERS = (REFINEMENT_CT,)
 STAGE1_PETCT = MODELS / "two_stage_petct" / "stage1.pt"
 REFINEMENT_PETCT = MODELS / "two_stage_petct" / "weights.pt"
+#: The PET-CT ensemble's second members (another seed; the refinement trained on its own stage 1).
+STAGE1_PETCT_SEED1 = MODELS / "two_stage_petct_seed1" / "stage1.pt"
+REFINEMENT_PETCT_SEED1 = MODELS / "two_stage_petct_seed1" / "weights.pt"
 
 
 class TwoStageSegmenter:
@@ -123,6 +126,12 @@ def two_stage_petct_stage1(device: str = "cpu") -> TwoStageSegmenter:
                                           device=device)
 
 
+def two_stage_petct_ensemble(device: str = "cpu") -> TwoStageSegmenter:
+    """The PET-CT ensemble, k = 2 per stage: probabilities averaged, both refinement members given the same clicks."""
+    return TwoStageSegmenter.from_weights([STAGE1_PETCT, STAGE1_PETCT_SEED1], [REFINEMENT_PETCT, REFINEMENT_PETCT_SEED1],
+                                          "two_stage_petct_ensemble", device=device)
+
+
 def with_weights(name: str, stage1: Sequence[str | Path], refinement: Sequence[str | Path]):
     """A factory for ``--methods`` of a named 2S-ICR with other weights (ablations)."""
 
@@ -142,6 +151,11 @@ two_stage_ct_scratch = with_weights("two_stage_ct_scratch", [STAGE1_CT],
                                     [MODELS / "two_stage_ct_scratch" / "weights.pt"])
 
 
+#: Ablation: the PET-CT refinement net trained with the paper's mask dropout p = 0.2 (the shipped
+#: ``two_stage_petct`` has p = 0, as the CT one), same stage 1, budget and seed.
+two_stage_petct_p02 = with_weights("two_stage_petct_p02", [STAGE1_PETCT], [MODELS / "two_stage_petct_p02" / "weights.pt"])
+
+
 __all__ = [
     "TwoStageSegmenter",
     "two_stage_ct",
@@ -150,6 +164,8 @@ __all__ = [
     "two_stage_ct_scratch",
     "two_stage_ct_stage1",
     "two_stage_petct",
+    "two_stage_petct_ensemble",
+    "two_stage_petct_p02",
     "two_stage_petct_stage1",
     "with_weights",
 ]

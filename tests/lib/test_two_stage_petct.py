@@ -61,3 +61,26 @@ def test_the_stage_1_card_states_the_held_out_dice(tmp_path):
     write_stage1_card(metrics, tmp_path / "card.md")
     text = (tmp_path / "card.md").read_text()
     assert "GTV Dice: mean 0.850" in text and "| case_0900 | 0.850 |" in text and "Warm start" in text
+
+
+def _run(methods: dict[str, list[tuple[int, int]]], seed: int = 0) -> dict:
+    """A fake shared-click harness result: per method, (k, click x) pairs on one case."""
+    rows = {name: [{"case_id": "c", "k": k, "click": None if x is None else {"index": [x, 0, 0], "positive": True},
+                    "dsc": 0.5} for k, x in clicks] for name, clicks in methods.items()}
+    return {"simulator": "border_distance", "click_mode": "shared", "reference": "two_stage_petct",
+            "first_click": "prediction", "max_clicks": 1, "seed": seed, "cases": ["c"],
+            "methods": {name: {"rows": r} for name, r in rows.items()}, "command": {"name": "x"}, "wall_seconds": 1.0}
+
+
+def test_merging_runs_keeps_every_method_once_and_refuses_other_clicks():
+    from lib.two_stage.report import merge_runs
+
+    a = _run({"two_stage_petct": [(0, None), (1, 3)], "graph_cut": [(0, None), (1, 3)]})
+    b = _run({"two_stage_petct": [(0, None), (1, 3)], "deepedit_petct_p00": [(0, None), (1, 3)]})
+    merged = merge_runs([a, b])
+    assert list(merged["methods"]) == ["two_stage_petct", "graph_cut", "deepedit_petct_p00"]
+    assert merged["wall_seconds"] == 2.0
+    with pytest.raises(ValueError, match="different clicks"):
+        merge_runs([a, _run({"two_stage_petct": [(0, None), (1, 4)]})])
+    with pytest.raises(ValueError, match="seed"):
+        merge_runs([a, _run({"two_stage_petct": [(0, None), (1, 3)]}, seed=1)])

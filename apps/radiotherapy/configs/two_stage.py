@@ -10,7 +10,9 @@ publishes ``<model_dir>/two_stage.pt``). The task is built only when refinement 
         number); default the automatic model's.
     two_stage_refinement: comma-separated refinement weights, one per member (k = their
         number; those that exist are used); default the shipped one, then the server-trained one.
-    two_stage_modality: ``ct`` (default) or ``petct`` (images must have CT and PET channels).
+    two_stage_modality: ``ct`` (default) or ``petct`` (images must have CT and PET channels;
+        the defaults are then the shipped PET-CT stages, ``models/two_stage_petct/stage1.pt``
+        and ``weights.pt``).
     two_stage_cache: ``false`` loads and pre-processes the image on every request (the plain
         MONAI Label way); default ``true``. A request's ``"use_cache"`` overrides it.
 """
@@ -30,6 +32,8 @@ from trainers.two_stage import TwoStageTrainer
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SHIPPED_STAGE1 = REPO_ROOT / "models" / "segmentation" / "weights.pt"
 SHIPPED_REFINEMENT = REPO_ROOT / "models" / "two_stage_ct" / "weights.pt"
+SHIPPED_PETCT_STAGE1 = REPO_ROOT / "models" / "two_stage_petct" / "stage1.pt"
+SHIPPED_PETCT_REFINEMENT = REPO_ROOT / "models" / "two_stage_petct" / "weights.pt"
 
 
 def _paths(text: str | None) -> list[str]:
@@ -45,13 +49,17 @@ class TwoStageConfig(TaskConfig):
         self.modality = conf.get("two_stage_modality", "ct")
         self.channels = image_channels(self.modality)
         self.use_cache = bool(strtobool(conf.get("two_stage_cache", "true")))
-        trained_stage1 = os.path.join(model_dir, "segmentation.pt")
-        default_stage1 = trained_stage1 if os.path.exists(trained_stage1) else str(SHIPPED_STAGE1)
+        trained_stage1 = os.path.join(model_dir, "segmentation.pt")  # the server-trained automatic model: CT
+        if self.modality == "petct":
+            default_stage1, shipped_refinement = str(SHIPPED_PETCT_STAGE1), str(SHIPPED_PETCT_REFINEMENT)
+        else:
+            default_stage1 = trained_stage1 if os.path.exists(trained_stage1) else str(SHIPPED_STAGE1)
+            shipped_refinement = str(SHIPPED_REFINEMENT)
         self.stage1 = _paths(conf.get("two_stage_stage1")) or [default_stage1]
         self.published = os.path.join(model_dir, f"{name}.pt")
         listed = _paths(conf.get("two_stage_refinement"))
         self.ensemble = bool(listed)  # listed members are an ensemble; the defaults are shipped, then trained
-        self.refinement = listed or [str(SHIPPED_REFINEMENT), self.published]
+        self.refinement = listed or [shipped_refinement, self.published]
 
     @staticmethod
     def has_weights() -> bool:
