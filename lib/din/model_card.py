@@ -46,7 +46,10 @@ def write_model_card(metrics: dict, path: Path) -> None:
         "tumour, random X / Y flips.",
         f"- Training clicks (`lib/simulators/din_training.py`): N = {sampler['n']} (up to 11 of each sign), band "
         f"{sampler['band_width']:g}, margin {sampler['margin']:g}, small object {sampler['small_object']}, "
-        f"min separation {tuple(sampler['min_separation'])} voxels (the paper's px values converted to mm).",
+        f"min separation {tuple(sampler['min_separation'])} voxels (the paper's px values converted to mm)"
+        + (f"; plus, with probability {sampler['boundary_clicks']:g} per patch, clicks hugging the boundary "
+           "(1..3 negatives up to 2 voxels outside, 0..2 positives up to 2 inside; not in the paper: "
+           "`lib.din.samples.BoundaryClickSampler`)." if sampler.get("boundary_clicks") else "."),
         f"- Weighted cross-entropy {tuple(metrics['class_weights'])}, Adam lr {metrics['lr']:g} betas "
         f"{tuple(metrics['betas'])}, lr x0.2 after {metrics['patience']} validations without improvement "
         f"(min 1e-6; final lr {metrics['final_lr']:g}), seed {metrics['seed']}.",

@@ -39,6 +39,7 @@ from lib.din.guides import GuideSettings, guide_maps
 from lib.din.preprocess import PAD_VALUE
 from lib.interaction.clicks import Click
 from lib.simulators import DinTrainingSampler
+from lib.simulators.din_training import inplane_distance
 
 #: Training patch size (X, Y, Z), model voxels; multiples of the network's (16, 16, 2).
 PATCH_SIZE: tuple[int, int, int] = (48, 48, 16)
@@ -53,15 +54,71 @@ STIR_CLICK_SAMPLER = DinTrainingSampler(n=5, band_width=26.0, margin=2.0, small_
 CLICK_SAMPLERS: dict[str, DinTrainingSampler] = {"ct": CLICK_SAMPLER, "mri_stir": STIR_CLICK_SAMPLER}
 
 
-def click_sampler(modality: str = "ct") -> DinTrainingSampler:
+@dataclass(frozen=True)
+class BoundaryClickSampler:
+    """The paper's sampler, plus (sometimes) clicks hugging the object's boundary.
+
+    Not in the paper, whose sampler keeps every click ``margin`` px away from the boundary.
+    DIN's evaluation user clicks the centre of the largest error, and once a tumour is found
+    that error is often the thin shell of over-segmentation around it: the click lands one
+    or two voxels outside the boundary, where training never put one, and the network ignores
+    it (the user then clicks the same voxel again: DIN stalls). With probability
+    ``probability`` a sample gets 1..``max_clicks`` negatives in the in-plane shell
+    (0, ``shell``] px outside the object and 0..``max_clicks - 1`` positives in the shell
+    [0, ``shell``) px inside it (distance to the other side), drawn uniformly; they are
+    added after the paper's clicks and ignore its minimum separation.
+
+    Attributes:
+        base: the paper's sampler.
+        probability: chance that a sample gets boundary clicks; 0 is the paper's sampler.
+        max_clicks: most boundary negatives per sample.
+        shell: in-plane width of the shells, px.
+    """
+
+    base: DinTrainingSampler
+    probability: float = 0.5
+    max_clicks: int = 3
+    shell: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.probability <= 1.0:
+            raise ValueError(f"probability must be in [0, 1], got {self.probability!r}")
+        if self.max_clicks < 1 or self.shell <= 0:
+            raise ValueError(f"max_clicks must be >= 1 and shell > 0, got {self.max_clicks!r}, {self.shell!r}")
+
+    def __call__(self, truth: np.ndarray, rng: np.random.Generator) -> list[Click]:
+        clicks = self.base(truth, rng)
+        truth = np.asarray(truth, dtype=bool)
+        if not truth.any() or rng.random() >= self.probability:
+            return clicks
+        outside = ~truth & (inplane_distance(truth) <= self.shell)
+        inside = truth & (inplane_distance(~truth) <= self.shell)
+        extra = []
+        for mask, count, positive in ((outside, int(rng.integers(1, self.max_clicks + 1)), False),
+                                      (inside, int(rng.integers(0, self.max_clicks)), True)):
+            points = np.argwhere(mask)
+            if len(points) and count:
+                for p in points[rng.choice(len(points), size=min(count, len(points)), replace=False)]:
+                    extra.append(Click(tuple(int(v) for v in p), positive))  # type: ignore[arg-type]
+        return clicks + extra
+
+
+def click_sampler(modality: str = "ct", boundary: float = 0.0) -> DinTrainingSampler | BoundaryClickSampler:
     """The training click sampler of a modality's model space.
 
+    Args:
+        modality: ``"ct"`` or ``"mri_stir"``.
+        boundary: probability of extra near-boundary clicks (:class:`BoundaryClickSampler`);
+            0 (default) is the paper's sampler itself.
+
     Raises:
-        ValueError: an unknown modality.
+        ValueError: an unknown modality or a bad probability.
     """
     if modality not in CLICK_SAMPLERS:
         raise ValueError(f"modality must be one of {tuple(CLICK_SAMPLERS)}, got {modality!r}")
-    return CLICK_SAMPLERS[modality]
+    if boundary == 0:
+        return CLICK_SAMPLERS[modality]
+    return BoundaryClickSampler(CLICK_SAMPLERS[modality], probability=boundary)
 
 
 @dataclass(frozen=True)
@@ -180,6 +237,7 @@ def make_batch(
 
 
 __all__ = [
+    "BoundaryClickSampler",
     "CLICK_SAMPLER",
     "CLICK_SAMPLERS",
     "JITTER",

@@ -106,6 +106,7 @@ def train(
     max_steps: int | None = None,
     val_clicks: int = VALIDATION_CLICKS,
     modality: str = "ct",
+    boundary_clicks: float = 0.0,
 ) -> dict:
     """The training loop; writes ``out/weights.pt`` whenever validation improves.
 
@@ -121,7 +122,7 @@ def train(
         optimizer, mode="max", factor=LR_FACTOR, patience=patience, min_lr=MIN_LR
     )
     criterion = loss_function(device)
-    sampler = click_sampler(modality)
+    sampler = click_sampler(modality, boundary_clicks)
     extra = {"widths": list(network.widths), "deep_guides": network.deep_guides, "modality": modality,
              **settings.as_dict()}
     history: list[dict] = []
@@ -178,6 +179,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              "is 5 5 1 here")
     parser.add_argument("--gamma", type=float, default=1.0, help="ExpDT value at a click")
     parser.add_argument("--input-only", action="store_true", help="DIM output 1 only (ablation 'DIM-input')")
+    parser.add_argument("--boundary-clicks", type=float, default=0.0,
+                        help="probability of extra clicks hugging the boundary per sample (not in the paper; "
+                             "lib.din.samples.BoundaryClickSampler); 0: the paper's sampler")
     parser.add_argument("--batch-size", type=int, default=4, help="patches per step, half around a tumour")
     parser.add_argument("--val-every", type=int, default=100, help="validate every this many steps")
     parser.add_argument("--val-clicks", type=int, default=VALIDATION_CLICKS,
@@ -205,7 +209,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     val_cases = validation_cases(args.val_cases, VAL_SEED, modality=args.modality)
     network = din_network(CPU_WIDTHS, deep_guides=not args.input_only).to(args.device)
     result = train(network, cases, val_cases, settings, out, args.minutes, args.batch_size, args.val_every,
-                   args.patience, args.seed, args.device, args.max_steps, args.val_clicks, args.modality)
+                   args.patience, args.seed, args.device, args.max_steps, args.val_clicks, args.modality,
+                   args.boundary_clicks)
     sampler = click_sampler(args.modality)
     metrics = {
         "command": "python -m lib.din.train " + shlex.join(sys.argv[1:] if argv is None else list(argv)),
@@ -221,7 +226,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "spacing_mm": list(space.spacing_mm),
         "click_sampler": {"n": sampler.n, "band_width": sampler.band_width,
                           "margin": sampler.margin, "small_object": sampler.small_object,
-                          "min_separation": list(sampler.min_separation)},
+                          "min_separation": list(sampler.min_separation),
+                          "boundary_clicks": args.boundary_clicks},
         "batch_size": args.batch_size,
         "lr": PAPER_LR,
         "betas": list(PAPER_BETAS),

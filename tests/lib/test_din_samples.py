@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from lib.din.guides import GuideSettings
@@ -53,3 +54,27 @@ def test_dictionary_transform_writes_three_channels_and_a_float_label():
     out = transform({"image": torch.from_numpy(image[None]), "label": torch.from_numpy(truth[None].astype(np.uint8))})
     assert out["image"].shape == (3, *PATCH_SIZE) and out["label"].shape == (1, *PATCH_SIZE)
     assert out["label"].dtype == torch.float32 and out["label"].sum() > 0
+
+
+def test_boundary_clicks_hug_the_boundary_and_probability_0_is_the_papers_sampler():
+    from lib.din.samples import CLICK_SAMPLER, BoundaryClickSampler, click_sampler
+    from lib.simulators.din_training import inplane_distance
+
+    truth = np.zeros((40, 40, 6), bool)
+    truth[12:28, 14:26, 1:5] = True
+    assert click_sampler("ct", 0.0) is CLICK_SAMPLER
+    paper = CLICK_SAMPLER(truth, np.random.default_rng(3))
+    always = BoundaryClickSampler(CLICK_SAMPLER, probability=1.0)
+    clicks = always(truth, np.random.default_rng(3))
+    assert clicks[: len(paper)] == paper  # the paper's clicks first, drawn the same way
+    extra = clicks[len(paper):]
+    assert any(not c.positive for c in extra)
+    outside, inside = inplane_distance(truth), inplane_distance(~truth)
+    for c in extra:
+        if c.positive:
+            assert truth[c.index] and inside[c.index] <= 2.0
+        else:
+            assert not truth[c.index] and 0 < outside[c.index] <= 2.0
+    assert BoundaryClickSampler(CLICK_SAMPLER, probability=0.0)(truth, np.random.default_rng(3)) == paper
+    with pytest.raises(ValueError, match="probability must be in"):
+        BoundaryClickSampler(CLICK_SAMPLER, probability=1.5)
