@@ -13,7 +13,9 @@ answer is taken only where the correcting click asks for it:
    only the voxels that
 
    - the network flips the way the click asks (a foreground click only adds, a background
-     click only removes),
+     click only removes), and confidently: a foreground click adds only where the network's
+     probability is above ``0.5 + confidence``, a background click removes only where it is
+     below ``0.5 - confidence`` (where the network hesitates the user's accepted answer stands),
    - lie within ``depth + margin_mm`` of the click, ``depth`` being its distance to the
      previous answer's contour (a click deep inside a large error may correct a large
      region, one on the rim only the rim; at most ``MAX_DEPTH_MM`` is counted),
@@ -51,6 +53,10 @@ CORRECTION_MARGIN_MM = 12.0
 #: (12 mm margin): no shell / 0 / 3 / 6 mm gave DSC@15 0.832 / 0.855 / 0.857 / 0.851, mean-DSC drops
 #: 2 / 0 / 0 / 4 of 14, worse single clicks 21 / 14 / 19 / 23 %; with 3 mm the mean never fell.
 CORRECTION_SHELL_MM: float | None = 3.0
+#: How sure the network must be to overrule the previous answer (see the module doc). Chosen on the
+#: same validation phantoms (12 mm margin, 3 mm shell): 0 / 0.2 / 0.35 / 0.45 gave DSC@15
+#: 0.857 / 0.862 / 0.872 / 0.857, worse single clicks 19 / 15 / 9 / 5 %; none let the mean fall.
+CORRECTION_CONFIDENCE = 0.35
 #: Largest click depth counted, mm: bounds the radius (and the work on whole images).
 MAX_DEPTH_MM = 32.0
 #: 26-connectivity.
@@ -122,7 +128,8 @@ def correction_region(
 
     Args:
         previous: (X, Y, Z) bool previous answer.
-        answer: (X, Y, Z) bool new answer of the network (click labels applied).
+        answer: (X, Y, Z) bool new answer of the network (click labels applied): for a
+            foreground click where it adds, for a background one where it keeps foreground.
         click: the correction click.
         clicks: all the clicks (the other kind's decide whose neighbourhood a voxel is).
         spacing: voxel size in mm (X, Y, Z).
@@ -178,6 +185,7 @@ def correct_locally(
     spacing: Sequence[float],
     margin_mm: float = CORRECTION_MARGIN_MM,
     shell_mm: float | None = CORRECTION_SHELL_MM,
+    confidence: float = CORRECTION_CONFIDENCE,
 ) -> np.ndarray:
     """The network's new answer merged into the previous one (the module doc's rules 1 to 4).
 
@@ -189,6 +197,8 @@ def correct_locally(
         spacing: voxel size in mm (X, Y, Z).
         margin_mm: added to each correction click's depth to give the radius it may change.
         shell_mm: see :func:`correction_region`.
+        confidence: how far from 0.5 the network's probability must be to add (above) or
+            remove (below) a voxel, in [0, 0.5).
 
     Returns:
         (X, Y, Z) float32 probability: the network's where corrected, the previous elsewhere.
@@ -199,15 +209,20 @@ def correct_locally(
     previous = np.asarray(previous, dtype=np.float32)
     if previous.shape != answer.shape:
         raise ValueError(f"previous answer has shape {previous.shape}, expected {answer.shape}")
-    before, after = previous > 0.5, answer > 0.5
+    if not 0.0 <= confidence < 0.5:
+        raise ValueError(f"confidence must be in [0, 0.5), got {confidence}")
+    before = previous > 0.5
+    adds, keeps = answer > 0.5 + confidence, answer >= 0.5 - confidence
     out = apply_click_labels(previous, [])
     for click in correction_clicks(before, clicks):
+        after = adds if click.positive else keeps  # a removal flips what the network no longer keeps
         box, region = correction_region(before, after, click, clicks, spacing, margin_mm, shell_mm)
         out[box][region] = answer[box][region]
     return keep_clicked_components(apply_click_labels(out, clicks), clicks)
 
 
 __all__ = [
+    "CORRECTION_CONFIDENCE",
     "CORRECTION_MARGIN_MM",
     "CORRECTION_SHELL_MM",
     "MAX_DEPTH_MM",

@@ -22,7 +22,12 @@ import torch
 
 from lib.evaluation.protocol import Case
 from lib.gaussian_click.inputs import paste_from_window
-from lib.gaussian_click.local_correction import CORRECTION_MARGIN_MM, CORRECTION_SHELL_MM, correct_locally
+from lib.gaussian_click.local_correction import (
+    CORRECTION_CONFIDENCE,
+    CORRECTION_MARGIN_MM,
+    CORRECTION_SHELL_MM,
+    correct_locally,
+)
 from lib.gaussian_click.network import load_network
 from lib.gaussian_click.predict import answer_window, segment_prepared
 from lib.gaussian_click.preprocess import PreparedImage, prepare_array
@@ -49,6 +54,7 @@ class GaussianClickSegmenter:
             change (:func:`lib.gaussian_click.local_correction.correct_locally`).
         shell_mm: 3D only, how far beyond its depth from the previous contour a correction
             click may change voxels (same function); None: no limit.
+        confidence: 3D only, how sure the network must be to overrule the previous answer.
     """
 
     def __init__(
@@ -60,6 +66,7 @@ class GaussianClickSegmenter:
         name: str | None = None,
         margin_mm: float = CORRECTION_MARGIN_MM,
         shell_mm: float | None = CORRECTION_SHELL_MM,
+        confidence: float = CORRECTION_CONFIDENCE,
     ) -> None:
         if dims not in (2, 3):
             raise ValueError(f"dims must be 2 or 3, got {dims!r}")
@@ -69,6 +76,7 @@ class GaussianClickSegmenter:
         self.name = name or f"gaussian_click_{dims}d"
         self.margin_mm = float(margin_mm)
         self.shell_mm = shell_mm
+        self.confidence = float(confidence)
         self._prepared: tuple[str, int, PreparedImage] | None = None
 
     def _prepare(self, case: Case) -> PreparedImage:
@@ -85,7 +93,9 @@ class GaussianClickSegmenter:
         prepared = self._prepare(case)
         answer = segment_prepared(self.network, prepared, clicks, clicks[-1], self.device)
         if self.dims == 3:
-            return correct_locally(answer, clicks, previous, case.spacing, self.margin_mm, self.shell_mm)
+            return correct_locally(
+                answer, clicks, previous, case.spacing, self.margin_mm, self.shell_mm, self.confidence
+            )
         covered = self._covered(prepared, clicks)
         return np.where(covered, answer, base).astype(np.float32)
 
@@ -108,4 +118,21 @@ def gaussian_click_3d(weights: str | Path | None = None, device: str = "cpu") ->
     return GaussianClickSegmenter(weights, dims=3, device=device)
 
 
-__all__ = ["GaussianClickSegmenter", "gaussian_click_2d", "gaussian_click_3d", "shipped_weights"]
+#: The unseen-structure test's 3D model: trained on heart, lung, liver, aorta, bone and spinal canal,
+#: never on the GTV (``python -m lib.gaussian_click.train --dims 3 --organs --exclude-structure gtv``).
+UNSEEN_GTV_WEIGHTS = REPO_ROOT / "models" / "gaussian_click_3d_unseen_gtv" / "weights.pt"
+
+
+def gaussian_click_3d_unseen_gtv(device: str = "cpu") -> GaussianClickSegmenter:
+    """The 3D model that never saw a GTV in training, for ``--methods`` (the unseen-structure test)."""
+    return GaussianClickSegmenter(UNSEEN_GTV_WEIGHTS, dims=3, device=device, name="gaussian_click_3d_unseen_gtv")
+
+
+__all__ = [
+    "UNSEEN_GTV_WEIGHTS",
+    "GaussianClickSegmenter",
+    "gaussian_click_2d",
+    "gaussian_click_3d",
+    "gaussian_click_3d_unseen_gtv",
+    "shipped_weights",
+]

@@ -177,3 +177,19 @@ def test_contour_distance_counts_from_the_voxels_already_right():
     assert inside[17, 10, 5] == 0.0 and inside[14, 10, 5] == pytest.approx(2.0)  # x = 15: one voxel of 2 mm
     assert inside[10, 10, 4] == pytest.approx(2.0)  # z = 2: two voxels of 1 mm
     assert np.isinf(contour_distance_mm(np.ones(GRID, bool), False, MM)).all()
+
+
+def test_where_the_network_hesitates_the_previous_answer_stands():
+    previous = box(*CUBE)
+    answer = previous.copy()
+    answer[15:18, 5:15, 3:7] = 0.9  # confidently more tumour next to the click
+    answer[5:15, 15:18, 3:7] = 0.6  # hesitantly more on another side, still within reach
+    answer[5:8, 5:15, 3:7] = 0.4  # and hesitantly less where a background click also sits
+    clicks = [Click((10, 10, 5), True), Click((15, 14, 5), True), Click((6, 10, 5), False)]
+    out = correct_locally(answer, clicks, previous, MM, shell_mm=None, confidence=0.35)
+    assert (out[15:18, 10, 5] > 0.5).all() and (out[10, 15:18, 5] < 0.5).all()  # 0.9 added, 0.6 not
+    assert out[6, 10, 5] == 0.0 and out[7, 12, 5] == 1.0  # the clicked voxel goes; 0.4 is not sure enough
+    eager = correct_locally(answer, clicks, previous, MM, shell_mm=None, confidence=0.0)
+    assert (eager[10, 15:17, 5] > 0.5).all() and eager[7, 12, 5] < 0.5  # without a margin both change
+    with pytest.raises(ValueError, match="confidence must be in"):
+        correct_locally(answer, clicks, previous, MM, confidence=0.5)
