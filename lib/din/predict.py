@@ -294,9 +294,9 @@ def modality_of(weights: str | Path, default: str = "ct") -> str:
 
 __all__ = [
     "DinSegmenter",
-    "modality_of",
     "box_to_model",
     "context_window",
+    "modality_of",
     "padded_size",
     "parse_boxes",
     "predict_volume",

@@ -37,9 +37,9 @@ from lib.gaussian_click.preprocess import (
     CT_WINDOW_HU,
     SPACING_3D,
     PreparedImage,
-    intensity_transform as _ct_intensity_transform,
     load_transforms,
 )
+from lib.gaussian_click.preprocess import intensity_transform as ct_intensity_transform
 
 MODALITIES: tuple[str, ...] = ("ct", "mri_stir")
 #: CT model-space voxel size (X, Y, Z) in mm.
@@ -144,7 +144,7 @@ def _stir_intensity() -> MapTransform:
 
 
 MODEL_SPACES: dict[str, ModelSpace] = {
-    "ct": ModelSpace("ct", MODEL_SPACING_MM, "CT [-200, 200] HU -> [-1, 1]", CACHE_TAG, _ct_intensity_transform),
+    "ct": ModelSpace("ct", MODEL_SPACING_MM, "CT [-200, 200] HU -> [-1, 1]", CACHE_TAG, ct_intensity_transform),
     "mri_stir": ModelSpace(
         "mri_stir", STIR_SPACING_MM,
         "STIR / median of the body (voxels above the image mean) - 1, clipped to [-1, 9]",

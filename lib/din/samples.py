@@ -237,12 +237,12 @@ def make_batch(
 
 
 __all__ = [
-    "BoundaryClickSampler",
     "CLICK_SAMPLER",
     "CLICK_SAMPLERS",
     "JITTER",
     "PATCH_SIZE",
     "STIR_CLICK_SAMPLER",
+    "BoundaryClickSampler",
     "PatchSpec",
     "click_sampler",
     "cut",

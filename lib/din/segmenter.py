@@ -125,8 +125,8 @@ __all__ = [
     "din_exp_short",
     "din_gdt_short",
     "din_input_only_short",
-    "din_stir",
     "din_sigma_3_3_1",
     "din_sigma_6_6_1p5",
+    "din_stir",
     "shipped_weights",
 ]
