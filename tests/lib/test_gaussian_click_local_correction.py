@@ -70,8 +70,10 @@ def test_a_foreground_click_adds_near_itself_only():
     assert out[15:24, 10, 5].all() and not out[int(15 + reach) + 1 :, :, :].any()
     assert not out[0:5].any()  # the far side is not the click's business
     np.testing.assert_array_equal(out[5:15, 5:15, 3], 1.0)  # a foreground click never removes
-    shelled = correct_locally(answer, [Click((10, 10, 5), True), click], previous, MM)  # with the default shell
+    shelled = correct_locally(answer, [Click((10, 10, 5), True), click], previous, MM, shell_mm=3.0)
     assert shelled[15:19, 10, 5].all() and not shelled[19:, 10, 5].any()  # depth 1 + 3 mm beyond x = 14
+    default = correct_locally(answer, [Click((10, 10, 5), True), click], previous, MM)  # shell 0: its own depth
+    assert default[15, 10, 5] == 1.0 and not default[16:, 10, 5].any()
 
 
 def test_a_background_click_removes_near_itself_only_and_not_what_a_nearer_foreground_click_holds():
