@@ -43,7 +43,8 @@ def write_model_card(metrics: dict, path: Path) -> None:
         f"- Time: {metrics['train_minutes']:.1f} min, {metrics['steps']} steps, {metrics['threads']} torch "
         f"thread(s) on {metrics['machine']}",
         f"- Patches {tuple(metrics['patch_size'])} voxels (X, Y, Z), batch {metrics['batch_size']}, half centred on a "
-        "tumour, random X / Y flips.",
+        "tumour, random X / Y flips" + ("; and the paper's in-plane scaling 1-1.25, rotation N(0, 5) degrees, Z flips "
+                                       "and gamma 0.7-1.5." if metrics.get("augment") else "."),
         f"- Training clicks (`lib/simulators/din_training.py`): N = {sampler['n']} (up to 11 of each sign), band "
         f"{sampler['band_width']:g}, margin {sampler['margin']:g}, small object {sampler['small_object']}, "
         f"min separation {tuple(sampler['min_separation'])} voxels (the paper's px values converted to mm)"

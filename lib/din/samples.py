@@ -171,6 +171,36 @@ def cut(volume: np.ndarray, start: Sequence[int], size: Sequence[int], fill: flo
     return out
 
 
+def paper_augmentation(
+    patch: np.ndarray, target: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's other augmentations of one (X, Y, Z) patch and its target (section IV-A).
+
+    In-plane scaling by 1.0 .. 1.25 and rotation about Z by N(0, 5) degrees (one affine about
+    the patch centre; image linear, target nearest, edges replicated), a flip along Z
+    (X / Y flips are the patch's own, :class:`PatchSpec`), and a gamma of 0.7 .. 1.5 on the
+    patch's intensities scaled to [0, 1] by its own range. Not used by the shipped models.
+    """
+    from scipy.ndimage import affine_transform
+
+    scale = rng.uniform(1.0, 1.25)
+    angle = np.deg2rad(rng.normal(0.0, 5.0))
+    flip_z = bool(rng.random() < 0.5)
+    gamma = rng.uniform(0.7, 1.5)
+    c, s = np.cos(angle), np.sin(angle)
+    matrix = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) / np.array([scale, scale, 1.0])[:, None]
+    centre = (np.asarray(patch.shape) - 1) / 2.0
+    offset = centre - matrix @ centre  # output voxel o samples input voxel matrix @ o + offset
+    patch = affine_transform(patch, matrix, offset, order=1, mode="nearest")
+    target = affine_transform(target.astype(np.float32), matrix, offset, order=0, mode="nearest") > 0.5
+    if flip_z:
+        patch, target = patch[:, :, ::-1], target[:, :, ::-1]
+    low, high = float(patch.min()), float(patch.max())
+    if high > low:
+        patch = low + (high - low) * ((patch - low) / (high - low)) ** gamma
+    return np.ascontiguousarray(patch, dtype=np.float32), np.ascontiguousarray(target)
+
+
 def make_sample(
     image: np.ndarray,
     truth: np.ndarray,
@@ -179,6 +209,7 @@ def make_sample(
     rng: np.random.Generator,
     size: Sequence[int] = PATCH_SIZE,
     sampler: DinTrainingSampler = CLICK_SAMPLER,
+    augment: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, list[Click]]:
     """One network input and its target.
 
@@ -190,6 +221,7 @@ def make_sample(
         rng: the generator the click sampler draws from.
         size: patch size (X, Y, Z).
         sampler: the training click sampler (in model voxels; :func:`click_sampler`).
+        augment: also the paper's scaling, rotation, Z flip and gamma (:func:`paper_augmentation`).
 
     Returns:
         inputs (3, *size) float32 (image, foreground guide, background guide), target (*size)
@@ -201,6 +233,8 @@ def make_sample(
         if flip:
             patch, target = np.flip(patch, axis), np.flip(target, axis)
     patch, target = np.ascontiguousarray(patch), np.ascontiguousarray(target)
+    if augment:
+        patch, target = paper_augmentation(patch, target, rng)
     clicks = sampler(target, rng)
     guides = guide_maps(patch[None], clicks, settings)
     return np.concatenate([patch[None], guides]).astype(np.float32), target.astype(np.int64), clicks
@@ -213,6 +247,7 @@ def make_batch(
     rng: np.random.Generator,
     size: Sequence[int] = PATCH_SIZE,
     sampler: DinTrainingSampler = CLICK_SAMPLER,
+    augment: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A training batch: the first ``ceil(batch_size / 2)`` patches centred on a tumour, the rest anywhere.
 
@@ -230,7 +265,7 @@ def make_batch(
     for n in range(batch_size):
         image, truth = cases[int(rng.integers(len(cases)))]
         spec = draw_patch(truth, rng, tumour=n < (batch_size + 1) // 2, size=size)
-        x, y, _ = make_sample(image, truth, spec, settings, rng, size, sampler)
+        x, y, _ = make_sample(image, truth, spec, settings, rng, size, sampler, augment)
         inputs.append(x)
         targets.append(y)
     return np.stack(inputs), np.stack(targets)
@@ -249,6 +284,7 @@ __all__ = [
     "draw_patch",
     "make_batch",
     "make_sample",
+    "paper_augmentation",
 ]
 
 

@@ -107,6 +107,7 @@ def train(
     val_clicks: int = VALIDATION_CLICKS,
     modality: str = "ct",
     boundary_clicks: float = 0.0,
+    augment: bool = False,
 ) -> dict:
     """The training loop; writes ``out/weights.pt`` whenever validation improves.
 
@@ -145,7 +146,7 @@ def train(
 
     network.train()
     while True:
-        inputs, targets = make_batch(cases, batch_size, settings, rng, PATCH_SIZE, sampler)
+        inputs, targets = make_batch(cases, batch_size, settings, rng, PATCH_SIZE, sampler, augment)
         logits = network(torch.from_numpy(inputs).to(device))
         loss = criterion(logits, torch.from_numpy(targets).to(device))
         optimizer.zero_grad(set_to_none=True)
@@ -182,6 +183,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--boundary-clicks", type=float, default=0.0,
                         help="probability of extra clicks hugging the boundary per sample (not in the paper; "
                              "lib.din.samples.BoundaryClickSampler); 0: the paper's sampler")
+    parser.add_argument("--augment", action="store_true",
+                        help="also the paper's scaling 1-1.25, rotation N(0, 5) deg, Z flip and gamma 0.7-1.5")
     parser.add_argument("--batch-size", type=int, default=4, help="patches per step, half around a tumour")
     parser.add_argument("--val-every", type=int, default=100, help="validate every this many steps")
     parser.add_argument("--val-clicks", type=int, default=VALIDATION_CLICKS,
@@ -210,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     network = din_network(CPU_WIDTHS, deep_guides=not args.input_only).to(args.device)
     result = train(network, cases, val_cases, settings, out, args.minutes, args.batch_size, args.val_every,
                    args.patience, args.seed, args.device, args.max_steps, args.val_clicks, args.modality,
-                   args.boundary_clicks)
+                   args.boundary_clicks, args.augment)
     sampler = click_sampler(args.modality)
     metrics = {
         "command": "python -m lib.din.train " + shlex.join(sys.argv[1:] if argv is None else list(argv)),
@@ -228,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
                           "margin": sampler.margin, "small_object": sampler.small_object,
                           "min_separation": list(sampler.min_separation),
                           "boundary_clicks": args.boundary_clicks},
+        "augment": args.augment,
         "batch_size": args.batch_size,
         "lr": PAPER_LR,
         "betas": list(PAPER_BETAS),

@@ -78,3 +78,18 @@ def test_boundary_clicks_hug_the_boundary_and_probability_0_is_the_papers_sample
     assert BoundaryClickSampler(CLICK_SAMPLER, probability=0.0)(truth, np.random.default_rng(3)) == paper
     with pytest.raises(ValueError, match="probability must be in"):
         BoundaryClickSampler(CLICK_SAMPLER, probability=1.5)
+
+
+def test_paper_augmentation_is_replayable_keeps_the_shape_and_only_magnifies():
+    from lib.din.samples import paper_augmentation
+
+    patch = np.random.default_rng(1).uniform(-1, 1, (48, 48, 16)).astype(np.float32)
+    target = np.zeros(patch.shape, bool)
+    target[20:28, 18:30, 5:11] = True
+    a, b = paper_augmentation(patch, target, np.random.default_rng(7))
+    again, same = paper_augmentation(patch, target, np.random.default_rng(7))
+    np.testing.assert_array_equal(a, again)
+    np.testing.assert_array_equal(b, same)
+    assert a.shape == patch.shape and b.dtype == bool and b.shape == target.shape
+    assert patch.min() - 1e-6 <= a.min() and a.max() <= patch.max() + 1e-6  # gamma stays in the patch's range
+    assert b.sum() >= 0.9 * target.sum() and b[:, :, 5:11].any(axis=(0, 1)).all()  # scale >= 1, slices move together
