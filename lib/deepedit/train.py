@@ -208,7 +208,8 @@ def train(
             if elapsed() >= next_check:
                 check()
                 next_check = elapsed() + val_minutes
-    check()
+    if not history or history[-1]["iteration"] != iterations:  # not validated at this point already
+        check()
     save_weights_atomic(copy.deepcopy(network.state_dict()), out / "last.pt", **meta)
     return {"history": history, "best_iteration": best["iteration"], "validation": best["validation"],
             "iterations": iterations, "click_free_iterations": free, "interactions": made,
