@@ -17,7 +17,7 @@ def write_model_card(metrics: dict, path: Path) -> None:
         "automatically (guidance channels 0) and with clicks (all clicks so far as guidance).",
         "Input: CT ([-200, 200] HU -> [-1, 1]), PET (z-scored), positive- and negative-click maps",
         f"(MONAI `AddGuidanceSignalDeepEditd`, sigma {metrics['sigma']} voxels; clicks for the GTV); output background, GTV, heart (softmax, as stage 1).",
-        f"MONAI `UNet` of 2S-ICR's shape (widths (8, 16, 32, 64, 128), strides (1, 2, 2, 2), two residual",
+        "MONAI `UNet` of 2S-ICR's shape (widths (8, 16, 32, 64, 128), strides (1, 2, 2, 2), two residual",
         f"units); {metrics['parameters']:,} parameters. Model space: RAS, 3 x 3 x 6 mm. Code: `lib/deepedit/`.",
         "Weights: `weights.pt` (best validation), `last.pt` (end of the run).",
         "",
