@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,18 +54,20 @@ WHOLE = PhantomConfig(seed=901, shape=(224, 192, 80), spacing=(1.5, 1.5, 3.0))
 REGION_SHAPE = (128, 128, 64)
 
 
-def write_studies(folder: Path) -> dict[str, dict]:
-    """The whole phantom and a 128 x 128 x 64 crop around its tumour; per study: shape, a click slice, centre."""
+def write_studies(folder: Path, pet: bool = False) -> dict[str, dict]:
+    """The whole phantom and a 128 x 128 x 64 crop around its tumour; per study: shape, a click slice, centre.
+    With ``pet`` the files hold CT and PET as (X, Y, Z, 2), as the phantom datastore writes them."""
     folder.mkdir(parents=True, exist_ok=True)
-    phantom = generate_phantom(WHOLE)
+    phantom = generate_phantom(replace(WHOLE, pet=pet))
     gtv = phantom.label == LABELS["gtv"]
     centre = np.argwhere(gtv).mean(axis=0).round().astype(int)
     start = [int(np.clip(c - n // 2, 0, s - n)) for c, n, s in zip(centre, REGION_SHAPE, gtv.shape)]
     box = tuple(slice(a, a + n) for a, n in zip(start, REGION_SHAPE))
     shift = np.eye(4)
     shift[:3, 3] = start
-    save_nifti_atomic(phantom.image[0], phantom.affine, folder / "whole.nii.gz")
-    save_nifti_atomic(phantom.image[0][box], phantom.affine @ shift, folder / "region.nii.gz")
+    image = phantom.image[0] if not pet else np.moveaxis(phantom.image, 0, -1)  # (X, Y, Z[, 2])
+    save_nifti_atomic(image, phantom.affine, folder / "whole.nii.gz")
+    save_nifti_atomic(image[box], phantom.affine @ shift, folder / "region.nii.gz")
     return {
         "whole": {"shape": list(gtv.shape), "gtv": gtv},
         "region": {"shape": list(REGION_SHAPE), "gtv": gtv[box]},

@@ -2,6 +2,7 @@
 
     python -m benchmarks.two_stage_latency --clicks 10 --out results/two_stage_ct/latency.json
     python -m benchmarks.two_stage_latency --clicks 3 --untrained          # a quick check
+    python -m benchmarks.two_stage_latency --clicks 10 --modality petct --out results/two_stage_petct/latency.json
 
 Starts a real MONAI Label server (``apps/radiotherapy/launch.py``) with only the 2S-ICR
 config, on the Gaussian-click benchmark's two studies (:func:`benchmarks.click_latency.write_studies`:
@@ -46,6 +47,11 @@ from benchmarks.report import emit  # noqa: E402
 MODEL = "two_stage"
 SHIPPED_STAGE1 = REPO / "models" / "segmentation" / "weights.pt"
 SHIPPED_REFINEMENT = REPO / "models" / "two_stage_ct" / "weights.pt"
+#: modality -> (stage 1, refinement, image channels): the shipped models.
+SHIPPED = {
+    "ct": (SHIPPED_STAGE1, SHIPPED_REFINEMENT, 1),
+    "petct": (REPO / "models" / "two_stage_petct" / "stage1.pt", REPO / "models" / "two_stage_petct" / "weights.pt", 2),
+}
 
 
 def untrained_refinement(folder: Path) -> Path:
@@ -79,14 +85,14 @@ def summarise(times: list[float]) -> dict:
             "mean_ms": round(float(np.mean(rest)), 1), "clicks": len(times) - 1}
 
 
-def in_process(region: Path, stage1: Path, refinement: Path, sequence: list[dict]) -> dict:
+def in_process(region: Path, stage1: Path, refinement: Path, sequence: list[dict], channels: int = 1) -> dict:
     """Per-click time of next_answer on the prepared region (no HTTP), ms: p50 / p95 over clicks 2..n."""
     from lib.interaction.clicks import parse_clicks
     from lib.two_stage.engine import TwoStageModel, next_answer
     from lib.two_stage.preprocess import prepare_file
 
     model = TwoStageModel.from_weights([stage1], [refinement])
-    prepared = prepare_file(region, 1)
+    prepared = prepare_file(region, channels)
     state = next_answer(model, prepared, ())
     times = []
     for params in sequence:
@@ -99,18 +105,21 @@ def in_process(region: Path, stage1: Path, refinement: Path, sequence: list[dict
             "p95_ms": round(float(np.percentile(rest, 95)), 1), "first_ms": round(times[0], 1)}
 
 
-def run(clicks: int, untrained: bool, seed: int, threads: int) -> dict:
+def run(clicks: int, untrained: bool, seed: int, threads: int, modality: str = "ct") -> dict:
     from monailabel.client import MONAILabelClient
 
+    stage1, refinement, channels = SHIPPED[modality]
     root = Path(tempfile.mkdtemp(prefix="two_stage_latency_"))
     try:
-        studies = write_studies(root / "datastore")
-        refinement, weights = SHIPPED_REFINEMENT, str(SHIPPED_REFINEMENT)
-        if untrained or not SHIPPED_REFINEMENT.exists():
+        studies = write_studies(root / "datastore", pet=modality == "petct")
+        weights = str(refinement)
+        if untrained or not refinement.exists():
+            if modality != "ct":
+                raise SystemExit(f"no shipped {modality} refinement weights at {refinement}")
             refinement, weights = untrained_refinement(root / "weights"), "untrained refinement (latency only)"
         (root / "client").mkdir()
-        conf = {"models": "two_stage", "model_dir": root / "model", "two_stage_stage1": SHIPPED_STAGE1,
-                "two_stage_refinement": refinement}
+        conf = {"models": "two_stage", "model_dir": root / "model", "two_stage_stage1": stage1,
+                "two_stage_refinement": refinement, "two_stage_modality": modality}
         env = {"MONAI_LABEL_SESSION_PATH": str(root / "sessions"), "OMP_NUM_THREADS": str(threads)}
         with start_server(APP_DIR, root / "datastore", conf, root / "server.log", env_extra=env,
                           timeout_s=300) as server:
@@ -132,12 +141,13 @@ def run(clicks: int, untrained: bool, seed: int, threads: int) -> dict:
 
         torch.set_num_threads(threads)
         region_sequence = click_sequence(studies["region"]["gtv"], clicks, np.random.default_rng(seed))
-        engine = in_process(root / "datastore" / "region.nii.gz", SHIPPED_STAGE1, refinement, region_sequence)
+        engine = in_process(root / "datastore" / "region.nii.gz", stage1, refinement, region_sequence, channels)
         return {
             "benchmark": "two_stage_latency",
             "machine": asdict(describe_machine()),
             "threads": threads,
-            "weights": {"stage1": str(SHIPPED_STAGE1), "refinement": weights},
+            "modality": modality,
+            "weights": {"stage1": str(stage1), "refinement": weights},
             "clicks_per_session": clicks,
             "studies": {k: {"shape": v["shape"], "spacing_mm": list(WHOLE.spacing)} for k, v in studies.items()},
             "results": results,
@@ -161,11 +171,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--untrained", action="store_true", help="random refinement weights")
     parser.add_argument("--seed", type=int, default=0, help="seed of the click positions")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (server and in-process)")
+    parser.add_argument("--modality", choices=sorted(SHIPPED), default="ct",
+                        help="ct: the CT models; petct: the PET-CT ones on a PET-CT phantom")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
     if args.clicks < 3:
         parser.error("--clicks must be at least 3 (the first click is reported apart)")
-    return emit(run(args.clicks, args.untrained, args.seed, args.threads), args.out)
+    return emit(run(args.clicks, args.untrained, args.seed, args.threads, args.modality), args.out)
 
 
 if __name__ == "__main__":
