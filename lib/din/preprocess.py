@@ -30,13 +30,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.data import MetaTensor
 from monai.transforms import Compose, MapTransform, Orientationd, Spacingd
 
 from lib.gaussian_click.preprocess import (
     CT_WINDOW_HU,
     SPACING_3D,
     PreparedImage,
+    first_channel_tensor,
     load_transforms,
 )
 from lib.gaussian_click.preprocess import intensity_transform as ct_intensity_transform
@@ -130,13 +130,7 @@ class ModelSpace:
 
     def prepare_array(self, image: np.ndarray, affine: np.ndarray) -> PreparedImage:
         """An in-memory (C, X, Y, Z) image (channel 0 used) with its (4, 4) voxel -> RAS mm affine."""
-        array = np.asarray(image, dtype=np.float32)
-        if array.ndim != 4:
-            raise ValueError(f"image must be (C, X, Y, Z), got shape {array.shape}")
-        affine = np.asarray(affine, dtype=np.float64)
-        meta = {"original_affine": affine, "spatial_shape": np.asarray(array.shape[1:]), "filename_or_obj": "array"}
-        tensor = MetaTensor(torch.from_numpy(np.ascontiguousarray(array[:1])), affine=torch.as_tensor(affine), meta=meta)
-        return self._prepare({"image": tensor}, "image")
+        return self._prepare({"image": first_channel_tensor(image, affine)}, "image")
 
 
 def _stir_intensity() -> MapTransform:

@@ -233,6 +233,21 @@ def prepare_file(path: str | Path, dims: int) -> PreparedImage:
     return _prepare(data, dims, f"image '{path}'")
 
 
+def first_channel_tensor(image: np.ndarray, affine: np.ndarray) -> MetaTensor:
+    """Channel 0 of an in-memory (C, X, Y, Z) image as a (1, X, Y, Z) MetaTensor with its (4, 4)
+    voxel -> RAS mm affine and the metadata the loading transforms would give a file.
+
+    Raises:
+        ValueError: ``image`` is not 4D.
+    """
+    array = np.asarray(image, dtype=np.float32)
+    if array.ndim != 4:
+        raise ValueError(f"image must be (C, X, Y, Z), got shape {array.shape}")
+    affine = np.asarray(affine, dtype=np.float64)
+    meta = {"original_affine": affine, "spatial_shape": np.asarray(array.shape[1:]), "filename_or_obj": "array"}
+    return MetaTensor(torch.from_numpy(np.ascontiguousarray(array[:1])), affine=torch.as_tensor(affine), meta=meta)
+
+
 def prepare_array(image: np.ndarray, affine: np.ndarray, dims: int) -> PreparedImage:
     """An in-memory image into model space.
 
@@ -242,13 +257,7 @@ def prepare_array(image: np.ndarray, affine: np.ndarray, dims: int) -> PreparedI
         dims: 2 or 3.
     """
     model_spacing(dims)
-    array = np.asarray(image, dtype=np.float32)
-    if array.ndim != 4:
-        raise ValueError(f"image must be (C, X, Y, Z), got shape {array.shape}")
-    affine = np.asarray(affine, dtype=np.float64)
-    meta = {"original_affine": affine, "spatial_shape": np.asarray(array.shape[1:]), "filename_or_obj": "array"}
-    tensor = MetaTensor(torch.from_numpy(np.ascontiguousarray(array[:1])), affine=torch.as_tensor(affine), meta=meta)
-    return _prepare({"image": tensor}, dims, "image")
+    return _prepare({"image": first_channel_tensor(image, affine)}, dims, "image")
 
 
 __all__ = [
@@ -256,6 +265,7 @@ __all__ = [
     "SPACING_2D",
     "SPACING_3D",
     "PreparedImage",
+    "first_channel_tensor",
     "intensity_transform",
     "load_transforms",
     "model_space_transforms",

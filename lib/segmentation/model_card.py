@@ -12,9 +12,25 @@ def _row(name: str, case: dict) -> str:
     )
 
 
+def held_out_lines(test: dict) -> list[str]:
+    """The held-out section of a GTV + heart model's card from ``metrics["test"]``
+    (``summary`` means and medians, per-case ``cases``)."""
+    s = test["summary"]
+    return [
+        "## Held-out test (measured on each file's own grid)",
+        f"- GTV Dice: mean {s['mean_gtv_dice']:.3f}, median {s['median_gtv_dice']:.3f}; "
+        f"HD95 mean {s['mean_gtv_hd95_mm']:.1f} mm",
+        f"- Heart Dice: mean {s['mean_heart_dice']:.3f}, median {s['median_heart_dice']:.3f}; "
+        f"HD95 mean {s['mean_heart_hd95_mm']:.1f} mm",
+        "",
+        "| case | GTV Dice | GTV HD95 (mm) | heart Dice | heart HD95 (mm) |",
+        "|---|---|---|---|---|",
+        *(_row(name, case) for name, case in test["cases"].items()),
+    ]
+
+
 def write_model_card(metrics: dict, path: Path) -> None:
     """Data, command, time, held-out Dice and HD95 (per case and mean) of a trained model."""
-    s = metrics["test"]["summary"]
     if metrics.get("arch", "unet") == "unet":
         network = [
             "A 3D MONAI UNet (2S-ICR stage-1 shape: strides (1, 2, 2, 2), two residual units) with",
@@ -48,15 +64,7 @@ def write_model_card(metrics: dict, path: Path) -> None:
         f"- Time: {metrics['train_minutes']:.1f} min on {metrics['machine']}",
         f"- Epochs run: {len(metrics['history'])}; best by validation Dice (GTV + heart).",
         "",
-        "## Held-out test (measured on each file's own grid)",
-        f"- GTV Dice: mean {s['mean_gtv_dice']:.3f}, median {s['median_gtv_dice']:.3f}; "
-        f"HD95 mean {s['mean_gtv_hd95_mm']:.1f} mm",
-        f"- Heart Dice: mean {s['mean_heart_dice']:.3f}, median {s['median_heart_dice']:.3f}; "
-        f"HD95 mean {s['mean_heart_hd95_mm']:.1f} mm",
-        "",
-        "| case | GTV Dice | GTV HD95 (mm) | heart Dice | heart HD95 (mm) |",
-        "|---|---|---|---|---|",
-        *(_row(name, case) for name, case in metrics["test"]["cases"].items()),
+        *held_out_lines(metrics["test"]),
         "",
         "The automatic model is meant to be useful but imperfect: interaction has something to fix.",
         "Numbers come from `metrics.json`, written by the same command.",

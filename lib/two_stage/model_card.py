@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lib.segmentation.model_card import held_out_lines
+
 #: The paper's external-set (MDA, N = 67) DSC of 2S-ICR at 0 / 1 / 5 / 10 clicks and the 1-10 average.
 PAPER_DSC = {"0": 0.713, "1": 0.762, "5": 0.824, "10": 0.847, "1-10": 0.819}
 
@@ -79,14 +81,8 @@ def write_model_card(metrics: dict, path: Path) -> None:
     path.write_text("\n".join(lines))
 
 
-def _stage1_row(name: str, case: dict) -> str:
-    return (f"| {name} | {case['gtv_dice']:.3f} | {case['gtv_hd95_mm']:.1f} | "
-            f"{case['heart_dice']:.3f} | {case['heart_hd95_mm']:.1f} |")
-
-
 def write_stage1_card(metrics: dict, path: Path) -> None:
     """Card of a PET-CT stage 1 (:mod:`lib.two_stage.train_stage1`): network, data, command, held-out Dice."""
-    s = metrics["test"]["summary"]
     best = [row for row in metrics["history"] if row.get("best")]
     lines = [
         "# 2S-ICR stage 1, PET-CT (automatic model: GTV + heart)",
@@ -113,15 +109,7 @@ def write_stage1_card(metrics: dict, path: Path) -> None:
            "weights at 0: the start is the CT model; its own training time is not counted here)."]
           if metrics.get("warm_start") else []),
         "",
-        "## Held-out test (each file's own grid)",
-        f"- GTV Dice: mean {s['mean_gtv_dice']:.3f}, median {s['median_gtv_dice']:.3f}; "
-        f"HD95 mean {s['mean_gtv_hd95_mm']:.1f} mm",
-        f"- Heart Dice: mean {s['mean_heart_dice']:.3f}, median {s['median_heart_dice']:.3f}; "
-        f"HD95 mean {s['mean_heart_hd95_mm']:.1f} mm",
-        "",
-        "| case | GTV Dice | GTV HD95 (mm) | heart Dice | heart HD95 (mm) |",
-        "|---|---|---|---|---|",
-        *(_stage1_row(name, case) for name, case in metrics["test"]["cases"].items()),
+        *held_out_lines(metrics["test"]),
         "",
         "Numbers come from `stage1_metrics.json`, written by the same command.",
         "",
