@@ -77,7 +77,7 @@ def pacs_call(url: str, call: Callable[[], Any]) -> Any:
     """
     try:
         return call()
-    except (requests.ConnectionError, requests.Timeout) as error:
+    except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
         raise PacsError(503, f"the PACS at {url} cannot be reached ({type(error).__name__}); try again later") from error
     except requests.HTTPError as error:
         status = error.response.status_code if error.response is not None else 0
@@ -177,6 +177,10 @@ class PacsDatastore(DICOMWebDatastore):
         try:
             start = time.time()
             instances = self._pacs(lambda: self._client.retrieve_series(study_uid, series_uid))
+            expected = meta.get("NumberOfSeriesRelatedInstances")
+            if expected is not None and len(instances) != int(expected):
+                raise PacsError(503, f"the download of series {series_uid} was cut short: {len(instances)} of "
+                                     f"{int(expected)} instances; try again")
             try:
                 check_series(instances, modality)
             except SeriesError as error:
