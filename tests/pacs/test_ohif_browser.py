@@ -16,7 +16,7 @@ import pydicom
 import pytest
 from PIL import Image
 
-playwright = pytest.importorskip("playwright.sync_api")  # installed by requirements-dev.txt; CI has it
+import playwright.sync_api as playwright  # noqa: E402  (requirements-dev.txt)
 
 from lib.dicom.geometry import RAS_TO_LPS  # noqa: E402
 from lib.dicom.seg import seg_to_label  # noqa: E402
