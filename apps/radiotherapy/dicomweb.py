@@ -57,6 +57,8 @@ PARTIAL_DIR = ".partial"
 #: The geometry of a saved label may differ from its image's by this much (mm, affine entries).
 AFFINE_TOLERANCE_MM = 1e-3
 SEG_SERIES_NUMBER = 300
+#: Attempts per DICOMweb request (dicomweb-client's default is 5, with 2 + 4 + 8 + 16 s between them).
+PACS_ATTEMPTS = 2
 
 
 def is_dicomweb(studies: str) -> bool:
@@ -112,6 +114,9 @@ class PacsDatastore(DICOMWebDatastore):
     """MONAI Label's DICOMweb datastore with whole-series caching, series checks and highdicom SEGs."""
 
     def __init__(self, client: DICOMwebClientX, search_filter: dict, cache_path: str | None = None):
+        # dicomweb-client retries every failed request 5 times with exponential back-off (30 s
+        # before a down PACS is reported); one retry after 0.5 s keeps a 503 prompt.
+        client.set_http_retry_params(retry=True, max_attempts=PACS_ATTEMPTS, wait_exponential_multiplier=250)
         super().__init__(client, search_filter, cache_path=cache_path, fetch_by_frame=False, convert_to_nifti=True)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()

@@ -49,6 +49,7 @@ def orthanc_config(root: Path, http_port: int, dicom_port: int, username: str, p
         "SaveJobs": False,
         "ConcurrentJobs": 1,
         "HttpThreadsCount": 8,
+        "KeepAliveTimeout": 1,  # seconds: a stop does not wait long for idle client connections
         "Plugins": [str(DICOMWEB_PLUGIN)],
         "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": True, "WadoRoot": "/wado",
                      "Ssl": False, "StudiesMetadata": "Full", "SeriesMetadata": "Full"},

@@ -20,6 +20,7 @@ import playwright.sync_api as playwright  # noqa: E402  (requirements-dev.txt)
 
 from lib.dicom.geometry import RAS_TO_LPS  # noqa: E402
 from lib.dicom.seg import seg_to_label  # noqa: E402
+from lib.dicom.series import read_series  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--enable-unsafe-swiftshader", "--disable-background-networking",
@@ -31,6 +32,12 @@ TIMEOUT_MS = 60_000
 INDEX_TO_WORLD = """(points) => {
   const volume = window.services.segmentationService.getLabelmapVolume('1');
   return points.map((p) => Array.from(volume.imageData.indexToWorld(p)));
+}"""
+VIEWPORT_INDEX_TO_WORLD = """(points) => {
+  const services = window.services;
+  const id = services.viewportGridService.getState().activeViewportId;
+  const { imageData } = services.cornerstoneViewportService.getCornerstoneViewport(id).getImageData();
+  return points.map((p) => Array.from(imageData.indexToWorld(p)));
 }"""
 LABELMAP_NONZERO = """() => {
   const volume = window.services.segmentationService.getLabelmapVolume('1');
@@ -99,6 +106,11 @@ def test_ohif_views_runs_the_automatic_model_and_saves_a_seg(pacs, tmp_path):
                      "the save")
             saved = page.evaluate("() => window.radiotherapySave")
             page.screenshot(path=str(shots / "4_saved.png"))
+
+            lps = pacs.cases["LPS"]  # the same check on the LPS series, through the CT volume itself
+            page.goto(f"{pacs.server.url}/ohif/monai-label?StudyInstanceUIDs={lps.study_uid}")
+            wait_for(page, lambda: drawn(page), "the LPS CT to be drawn")
+            lps_world = np.asarray(page.evaluate(VIEWPORT_INDEX_TO_WORLD, corners))
         finally:
             browser.close()
     assert saved["status"] == 200, saved
@@ -108,6 +120,9 @@ def test_ohif_views_runs_the_automatic_model_and_saves_a_seg(pacs, tmp_path):
     image = nib.load(pacs.client.infer("segmentation", case.ct_series_uid, {})[0])
     expected = (np.c_[np.asarray(corners, float), np.ones(len(corners))] @ image.affine.T)[:, :3] @ RAS_TO_LPS.T
     assert np.allclose(world, expected, atol=1e-3)
+    lps_affine = read_series([f for f in lps.files if "/ct/" in f])[1]  # the server's grid (test_pacs_server)
+    lps_expected = (np.c_[np.asarray(corners, float), np.ones(len(corners))] @ lps_affine.T)[:, :3] @ RAS_TO_LPS.T
+    assert np.allclose(lps_world, lps_expected, atol=1e-3)
 
     # The new SEG is in the study, and holds what the model drew in the browser, voxel for voxel.
     new = [s for s in pacs.orthanc.series("SEG") if s["ID"] not in before]
