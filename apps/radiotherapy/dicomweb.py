@@ -39,7 +39,7 @@ import requests
 from dicomweb_client.session_utils import create_session_from_user_pass
 from fastapi import HTTPException
 from monailabel.config import settings
-from monailabel.datastore.dicom import DICOMWebDatastore, DICOMwebClientX
+from monailabel.datastore.dicom import DICOMwebClientX, DICOMWebDatastore
 from monailabel.datastore.local import LocalDatastore
 from monailabel.interfaces.datastore import DefaultLabelTag
 from pydicom.dataset import Dataset
@@ -80,13 +80,14 @@ def pacs_call(url: str, call: Callable[[], Any]) -> Any:
     try:
         return call()
     except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
-        raise PacsError(503, f"the PACS at {url} cannot be reached ({type(error).__name__}); try again later") from error
+        reason = type(error).__name__
+        raise PacsError(503, f"the PACS at {url} cannot be reached ({reason}); try again later") from error
     except requests.HTTPError as error:
         status = error.response.status_code if error.response is not None else 0
         if status in (401, 403):
             raise PacsError(502, f"the PACS at {url} refused the app's credentials (HTTP {status})") from error
         if status == 404:
-            raise HTTPException(404, f"not found in the PACS at {url}: {error.request.url if error.request else ''}")
+            raise HTTPException(404, f"not found in the PACS at {url}: {error.request.url if error.request else ''}") from error
         raise PacsError(502, f"the PACS at {url} answered HTTP {status}") from error
 
 
@@ -159,7 +160,9 @@ class PacsDatastore(DICOMWebDatastore):
         modality = str(self._search_filter.get("Modality", "CT"))
         found = str(self.series_meta(image_id).get("Modality", ""))
         if found != modality:
-            raise HTTPException(422, f"series {image_id} is {found or 'of no modality'}, not {modality}: it cannot be segmented")
+            raise HTTPException(
+                422, f"series {image_id} is {found or 'of no modality'}, not {modality}: it cannot be segmented"
+            )
 
     def download_series(self, series_uid: str, modality: str = "CT") -> Path:
         """Fetch ``series_uid`` into the cache unless it is there; return its folder.
@@ -231,7 +234,9 @@ class PacsDatastore(DICOMWebDatastore):
         return self._pacs(lambda: super(PacsDatastore, self).datalist(full_path))
 
     # --- labels ---------------------------------------------------------------------------
-    def read_label(self, image_id: str, label_filename: str, label_info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    def read_label(
+        self, image_id: str, label_filename: str, label_info: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """A saved label as an (X, Y, Z) uint8 array of ``LABELS`` values, and its image's affine.
 
         ``.bin`` is raw uint8 in the image's voxel order, i fastest (what OHIF sends); with
@@ -246,7 +251,8 @@ class PacsDatastore(DICOMWebDatastore):
         if label_filename.endswith(".bin"):
             raw = np.fromfile(label_filename, dtype=np.uint8)
             if raw.size != int(np.prod(shape)):
-                raise HTTPException(422, f"label has {raw.size} voxels; series {image_id} has {shape} = {int(np.prod(shape))}")
+                voxels = int(np.prod(shape))
+                raise HTTPException(422, f"label has {raw.size} voxels; series {image_id} has {shape} = {voxels}")
             label = raw.reshape(shape, order="F")
         else:
             try:
@@ -266,7 +272,9 @@ class PacsDatastore(DICOMWebDatastore):
             for item in items:
                 name, idx = item.get("name"), item.get("idx")
                 if name not in LABELS or not isinstance(idx, int):
-                    raise HTTPException(422, f"label_info entry {item} is not one of {sorted(LABELS)} with an integer idx")
+                    raise HTTPException(
+                        422, f"label_info entry {item} is not one of {sorted(LABELS)} with an integer idx"
+                    )
                 out[label == idx] = LABELS[name]
             return out
         unknown = sorted(set(np.unique(label).tolist()) - {0, *LABELS.values()})

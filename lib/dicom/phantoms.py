@@ -73,7 +73,9 @@ def write_case(
         accession=f"RT{seed:04d}",
     )
     ct_uid = deterministic_uid("phantom", seed, "ct")
-    files = write_series(phantom.image[0], phantom.affine, root / "ct", study, "CT", ct_uid, 1, f"CT {config.orientation}")
+    files = write_series(
+        phantom.image[0], phantom.affine, root / "ct", study, "CT", ct_uid, 1, f"CT {config.orientation}"
+    )
     pet_uid = seg_uid = ""
     if pet:
         pet_uid = deterministic_uid("phantom", seed, "pet")

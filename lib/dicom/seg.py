@@ -77,7 +77,9 @@ def label_to_seg(
     source = sorted_datasets(list(source))
     expected = (int(source[0].Columns), int(source[0].Rows), len(source))
     if tuple(label.shape) != expected:
-        raise ValueError(f"label shape {tuple(label.shape)} differs from the series' (columns, rows, slices) {expected}")
+        raise ValueError(
+            f"label shape {tuple(label.shape)} differs from the series' (columns, rows, slices) {expected}"
+        )
     present = [int(v) for v in np.unique(label) if v != 0]
     unknown = sorted(set(present) - set(labels.values()))
     if unknown:

@@ -55,7 +55,7 @@ def test_pet_ct_case_shares_grid_and_frame_of_reference(tmp_path):
     case = write_case(2, tmp_path, pet=True, labelled=True, shape=SHAPE)
     ct = [f for f in case.files if "/ct/" in f]
     pet = [f for f in case.files if "/pet/" in f]
-    ct_volume, ct_affine, ct_ds = read_series(ct)
+    _, ct_affine, ct_ds = read_series(ct)
     pet_volume, pet_affine, pet_ds = read_series(pet)
     assert pet_ds[0].Modality == "PT" and pet_ds[0].Units == "GML"
     assert pet_ds[0].FrameOfReferenceUID == ct_ds[0].FrameOfReferenceUID

@@ -12,15 +12,13 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import playwright.sync_api as playwright  # requirements-dev.txt
 import pydicom
-import pytest
 from PIL import Image
 
-import playwright.sync_api as playwright  # noqa: E402  (requirements-dev.txt)
-
-from lib.dicom.geometry import RAS_TO_LPS  # noqa: E402
-from lib.dicom.seg import seg_to_label  # noqa: E402
-from lib.dicom.series import read_series  # noqa: E402
+from lib.dicom.geometry import RAS_TO_LPS
+from lib.dicom.seg import seg_to_label
+from lib.dicom.series import read_series
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--enable-unsafe-swiftshader", "--disable-background-networking",

@@ -122,7 +122,7 @@ def test_a_label_of_the_wrong_size_is_refused(pacs):
 
 
 def test_orthanc_down_gives_503_and_the_server_lives(pacs):
-    uid = pacs.cases["RAS"].ct_series_uid  # not cached by any other test
+    uid = pacs.cases["RAS"].ct_series_uid  # the server caches it in no other test
     orthanc = pacs.orthanc
     port = int(orthanc.url.rsplit(":", 1)[1])
     orthanc.stop()

@@ -1,15 +1,19 @@
-"""A series download cut off half-way leaves nothing in the cache; the next one is whole.
+"""The PACS datastore in this process, on the session's Orthanc.
 
-The cut is real: a TCP relay on loopback between the datastore and Orthanc closes both
-connections after a number of bytes of Orthanc's answer.
+A series download cut off half-way leaves nothing in the cache; the next one is whole. The cut
+is real: a TCP relay on loopback between the datastore and Orthanc closes both connections after
+a number of bytes of Orthanc's answer. A SEG found in the PACS becomes the final label.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import socketserver
 import threading
+from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pytest
 from dicomweb_client.session_utils import create_session_from_user_pass
@@ -19,6 +23,9 @@ from monailabel.datastore.dicom import DICOMwebClientX
 from apps.radiotherapy.dicomweb import PacsDatastore
 from apps.radiotherapy.launch import HOST
 from lib.dicom.series import read_series
+from lib.phantom.datastore import case_config
+from lib.phantom.generate import generate_phantom
+from tests.pacs.conftest import SHAPE
 
 CUT_AFTER_BYTES = 60_000  # a 64 x 64 x 32 int16 series is about 270 kB
 
@@ -80,3 +87,14 @@ def test_an_interrupted_download_does_not_poison_the_cache(pacs, tmp_path):
     volume, affine, _ = read_series(sorted(folder.glob("*.dcm")))
     expected, expected_affine, _ = read_series([f for f in case.files if "/ct/" in f])
     assert np.array_equal(volume, expected) and np.allclose(affine, expected_affine)
+
+
+def test_a_seg_in_the_pacs_becomes_the_final_label_on_its_series_grid(pacs, tmp_path):
+    case = pacs.cases["RAS"]  # written with its label as SEG
+    store = datastore(pacs.orthanc.dicomweb_url, pacs, tmp_path)
+    items = {Path(item["image"]).name: item for item in store.datalist()}
+    item = items[f"{case.ct_series_uid}.nii.gz"]
+    label = nib.load(item["label"])
+    phantom = generate_phantom(dataclasses.replace(case_config(case.seed), shape=SHAPE))
+    assert np.array_equal(np.asarray(label.dataobj), phantom.label)
+    assert np.allclose(label.affine, phantom.affine, atol=1e-4)
