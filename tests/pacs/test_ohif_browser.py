@@ -14,11 +14,14 @@ import nibabel as nib
 import numpy as np
 import playwright.sync_api as playwright  # requirements-dev.txt
 import pydicom
+import pytest
 from PIL import Image
 
 from lib.dicom.geometry import RAS_TO_LPS
 from lib.dicom.seg import seg_to_label
 from lib.dicom.series import read_series
+
+pytestmark = pytest.mark.slow  # Orthanc and a MONAI Label server (once per session)
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--enable-unsafe-swiftshader", "--disable-background-networking",

@@ -9,6 +9,8 @@ import requests
 
 from apps.radiotherapy.ohif import OHIF_DIR, SAVE_SCRIPT_URL, bundle_file
 
+pytestmark = pytest.mark.slow  # Orthanc and a MONAI Label server (once per session)
+
 EXPECTED_TYPES = {".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm", ".png": "image/png",
                   ".html": "text/html", ".json": "application/json", ".svg": "image/svg+xml", ".ico": "image/x-icon"}
 

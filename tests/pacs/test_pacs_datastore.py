@@ -27,6 +27,8 @@ from lib.phantom.datastore import case_config
 from lib.phantom.generate import generate_phantom
 from tests.pacs.conftest import SHAPE
 
+pytestmark = pytest.mark.slow  # Orthanc and a MONAI Label server (once per session)
+
 CUT_AFTER_BYTES = 60_000  # a 64 x 64 x 32 int16 series is about 270 kB
 
 

@@ -17,6 +17,8 @@ from apps.radiotherapy.pacs import start_orthanc
 from lib.dicom.seg import seg_to_label
 from tests.pacs.conftest import pacs_env
 
+pytestmark = pytest.mark.slow  # Orthanc and a MONAI Label server (once per session)
+
 
 def source_datasets(case) -> list[pydicom.Dataset]:
     return [pydicom.dcmread(f) for f in case.files if "/ct/" in f]
