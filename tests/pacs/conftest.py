@@ -72,7 +72,7 @@ def pacs(tmp_path_factory) -> Pacs:
             orthanc.upload(case.files)
         orthanc.upload(gap_files)
         with start_server(
-            APP_DIR, orthanc.dicomweb_url, {"models": "segmentation", "model_dir": root / "model"},
+            APP_DIR, orthanc.dicomweb_url, {"models": "segmentation,gaussian_click", "model_dir": root / "model"},
             root / "server.log", env_extra=pacs_env(orthanc, root),
         ) as server:
             (root / "client").mkdir()

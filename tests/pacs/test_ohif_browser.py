@@ -7,6 +7,7 @@ The study is the oblique phantom. Each step's screenshot goes to ``$RT_OHIF_SCRE
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
 
@@ -132,3 +133,49 @@ def test_ohif_views_runs_the_automatic_model_and_saves_a_seg(pacs, tmp_path):
     assert seg.StudyInstanceUID == case.study_uid
     source = [pydicom.dcmread(f) for f in case.files if "/ct/" in f]
     assert np.array_equal(seg_to_label(seg, source), np.asarray(image.dataobj).astype(np.uint8))
+
+
+ANNOTATION_POINTS = """() => window.cornerstoneTools.annotation.state.getAllAnnotations()
+  .filter((a) => a.metadata.toolName === 'ProbeMONAILabel').map((a) => Array.from(a.data.handles.points[0]))"""
+
+
+def test_a_click_in_ohif_reaches_the_server_as_the_voxel_under_it(pacs, tmp_path):
+    """On the LPS series: a foreground click with the Gaussian-click model (a deepgrow-type model)."""
+    case = pacs.cases["LPS"]
+    sent: list[dict] = []
+
+    def keep_params(request) -> None:
+        if "/infer/gaussian_click_2d" in request.url and request.post_data:
+            text = request.post_data_buffer.decode(errors="replace")
+            start = text.index("{", text.index('name="params"'))
+            sent.append(json.JSONDecoder().raw_decode(text[start:])[0])
+
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("request", keep_params)
+            page.goto(f"{pacs.server.url}/ohif/monai-label?StudyInstanceUIDs={case.study_uid}")
+            wait_for(page, lambda: drawn(page), "the CT to be drawn")
+            page.locator('input[value="http://127.0.0.1:8000/"]').fill(f"{pacs.server.url}/")
+            page.locator("button.actionButton").first.click()
+            options = page.locator("select option[value='gaussian_click_2d']")
+            wait_for(page, lambda: options.count() > 0, "the click models to be listed")
+            page.get_by_text("Point Prompts", exact=True).click()
+            select = options.first.locator("xpath=..")
+            select.select_option("gaussian_click_2d")
+            page.locator("tr.clickable-row", has_text="heart").first.click()
+            canvas = page.locator("canvas.cornerstone-canvas").first
+            box = canvas.bounding_box()
+            page.mouse.click(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.5)
+            wait_for(page, lambda: len(page.evaluate(ANNOTATION_POINTS)) == 1, "the click to be placed")
+            world = np.asarray(page.evaluate(ANNOTATION_POINTS)[0])
+            select.locator("xpath=ancestor::table[1]").get_by_role("button", name="Run").click()
+            wait_for(page, lambda: bool(sent) and page.evaluate(LABELMAP_NONZERO) > 0, "the click's answer")
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(shots_dir(tmp_path) / "5_click.png"))
+        finally:
+            browser.close()
+    affine = read_series([f for f in case.files if "/ct/" in f])[1]
+    voxel = np.linalg.inv(affine) @ np.r_[RAS_TO_LPS @ world, 1.0]
+    assert sent[0]["foreground"] == [np.round(voxel[:3]).astype(int).tolist()], (sent[0], voxel)
