@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODELS ?=
 
-.PHONY: install demo datastore test test-fast model clean-datastore
+.PHONY: install demo datastore test test-fast model clean-datastore system-packages pacs-demo
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,11 +27,23 @@ demo: install datastore
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" monailabel start_server --app apps/radiotherapy --studies datastore \
 		--host $(HOST) --port $(PORT) $(if $(MODELS),--conf models $(MODELS))
 
-test: install
+# Orthanc (PACS) and Chromium for the PACS / OHIF tests and make pacs-demo, from Debian (as root).
+SYSTEM_FILES := /usr/sbin/Orthanc /usr/share/orthanc/plugins/libOrthancDicomWeb.so /usr/bin/chromium
+system-packages:
+	@for f in $(SYSTEM_FILES); do test -e $$f || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q orthanc orthanc-dicomweb chromium; \
+		else echo "missing: run as root: apt-get install orthanc orthanc-dicomweb chromium"; exit 1; fi; fi
+
+test: install system-packages
 	$(PY) -m pytest
 
-test-fast: install
+test-fast: install system-packages
 	$(PY) -m pytest -m "not slow"
+
+# Orthanc with the sample studies as DICOM + the app on it over DICOMweb; prints the OHIF URL; Ctrl-C stops both.
+pacs-demo: install system-packages
+	$(PY) -m apps.radiotherapy.pacs_demo --host $(HOST) --port $(PORT) $(if $(MODELS),--models $(MODELS))
 
 # Retrain the shipped automatic model (about 30 min on 2 CPU cores); writes models/segmentation/.
 model: install

@@ -27,7 +27,9 @@ from monailabel.tasks.activelearning.first import First  # noqa: E402
 from monailabel.tasks.activelearning.random import Random  # noqa: E402
 
 from apps.radiotherapy.configs import CONFIGS  # noqa: E402
+from apps.radiotherapy.dicomweb import PacsDatastore, install_pacs_errors, is_dicomweb, open_pacs_datastore  # noqa: E402
 from apps.radiotherapy.http_errors import check_infer_request, install_http_errors  # noqa: E402
+from apps.radiotherapy.ohif import install_ohif_route  # noqa: E402
 from apps.radiotherapy.online import EVENTS_FILE, ONLINE, AnnotationEvents, start_online_training  # noqa: E402
 from lib.phantom.config import LABELS  # noqa: E402
 
@@ -66,8 +68,16 @@ class RadiotherapyApp(MONAILabelApp):
             name="Radiotherapy contouring",
             description="Automatic, click-based and slice-edit contouring of GTV and organs at risk",
             version="0.1.0",
-            labels=dict(LABELS),
+            labels=sorted(LABELS, key=LABELS.get),  # a list, as OHIF's MONAI Label panel expects
         )
+
+    def init_datastore(self):
+        if is_dicomweb(self.studies):  # a PACS: whole-series cache, series checks, highdicom SEGs
+            return open_pacs_datastore(self.studies)
+        return super().init_datastore()
+
+    def _download_dcmqi_tools(self):
+        """Never: SEGs are written by highdicom (apps.radiotherapy.dicomweb), nothing is fetched."""
 
     def init_infers(self):
         infers = {}
@@ -83,13 +93,20 @@ class RadiotherapyApp(MONAILabelApp):
 
     def on_init_complete(self):
         install_http_errors()
+        from monailabel.app import app
+
+        install_ohif_route(app)
+        install_pacs_errors(app)
         super().on_init_complete()
         online = self.models.get(ONLINE)
         if online is not None and (online.work_dir / "state.json").exists():
             start_online_training(reason="resuming the online training of an earlier server run", delay_s=3.0)
 
     def infer(self, request, datastore=None):
-        check_infer_request(request, self._infers, datastore or self.datastore())
+        datastore = datastore or self.datastore()
+        if isinstance(datastore, PacsDatastore):
+            datastore.check_image(request.get("image"))  # 4xx naming a non-CT or unknown series
+        check_infer_request(request, self._infers, datastore)
         self.events.served(request.get("image"))
         return super().infer(request, datastore)
 
