@@ -1,5 +1,4 @@
 """3D Slicer module: redraw slices in Segment Editor, get the whole 3D contour corrected by the server.
-
 Module, Widget (GUI only), Logic (scene <-> arrays), Test. Everything that runs without Slicer
 (geometry, payloads, the HTTP client, diffs, patching, undo) is in ``SlicePropagationLib``.
 """
@@ -61,6 +60,7 @@ class SlicePropagationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.undoButton.connect("clicked()", self.onUndo)
         self.ui.referenceButton.connect("clicked()", self.onTakeReference)
         self.ui.nextSliceButton.connect("clicked()", self.onNextSlice)
+        self.ui.volumeSelector.connect("currentNodeChanged(vtkMRMLNode*)", lambda node: self._start())
         self.ui.segmentationSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.onSegmentationChanged)
         self.ui.nextSliceButton.visible = False
 
@@ -98,6 +98,11 @@ class SlicePropagationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.nextSliceButton.visible = offers(self.info, SUGGESTION_MODEL)
             self.ui.statusLabel.text = f"{self.logic.client.url}: {self.ui.modelSelector.count} propagation model(s)"
         self._guard("Connecting to the server", refresh)
+        self._start()
+
+    def _start(self):  # the reference is taken as soon as volume, segmentation and server are known
+        if self.info and self.ui.volumeSelector.currentNode() and self.ui.segmentationSelector.currentNode():
+            self._guard("Taking the reference", self._session)
 
     def onSegmentationChanged(self, node):
         if self._observed is not None:
@@ -105,6 +110,7 @@ class SlicePropagationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._observed = node
         if node is not None:
             self.addObserver(node, slicer.vtkSegmentation.SegmentModified, self.onSegmentsModified)
+            self._start()
 
     def onSegmentsModified(self, caller=None, event=None):
         if self.ui.autoPropagate.checked and not self.logic.applying:
@@ -153,8 +159,7 @@ class SlicePropagationLogic(ScriptedLoadableModuleLogic):
         self.workdir = slicer.util.tempDirectory("SlicePropagation")
 
     def set_server(self, url):
-        self.client = MonaiLabelClient(url)
-        self.sessions, self.image_ids = {}, {}
+        self.client, self.sessions, self.image_ids = MonaiLabelClient(url), {}, {}
 
     @staticmethod
     def geometry(volume):
@@ -251,15 +256,13 @@ class SlicePropagationLogic(ScriptedLoadableModuleLogic):
 
 
 class SlicePropagationTest(ScriptedLoadableModuleTest):
-    """The module's workflow on a running server (SLICE_PROPAGATION_SERVER, default 127.0.0.1:8000) with
-    the demo datastore: automatic contour, one GTV slice redrawn as the truth, Propagate, Undo."""
+    """The workflow on a server with the demo datastore (SLICE_PROPAGATION_SERVER, default 127.0.0.1:8000)."""
 
     def setUp(self):
         slicer.mrmlScene.Clear(0)
 
     def runTest(self):
-        self.setUp()
-        self.test_propagate_and_undo()
+        self.setUp(), self.test_propagate_and_undo()
 
     def test_propagate_and_undo(self):
         logic, image_id = SlicePropagationLogic(), "phantom_0000"

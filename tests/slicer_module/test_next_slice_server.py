@@ -31,7 +31,7 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("next_slice_server")
     studies = root / "datastore"
     write_datastore(studies, cases=1, first_seed=0, labelled=1)
-    conf = {"models": f"segmentation,{SUGGESTION_MODEL}", "model_dir": root / "model"}
+    conf = {"models": "segmentation", "model_dir": root / "model"}  # slice_suggestion comes with active learning
     with serving(root, studies, conf) as (_, up):
         yield MonaiLabelClient(up.url), studies
 
