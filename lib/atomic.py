@@ -47,3 +47,56 @@ def sha256_of(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+#: Temporary files of :func:`copy_atomically` end with this (no reader's pattern matches it).
+PARTIAL_SUFFIX = ".partial"
+
+
+def copy_atomically(source: str | Path, dest: str | Path) -> Path:
+    """Copy ``source`` to ``dest`` so that ``dest`` is always either absent/old or the whole new file.
+
+    The copy is written to a hidden ``.<name>.<random>.partial`` beside ``dest`` (a name no
+    datastore pattern such as ``*.nii.gz`` matches), flushed to disk, then renamed. A crash
+    leaves at most such a file, which :func:`remove_partials` deletes.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=PARTIAL_SUFFIX, dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest
+
+
+def write_text_atomically(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a hidden ``.partial`` file and a rename (see :func:`copy_atomically`)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def remove_partials(folder: str | Path) -> list[Path]:
+    """Delete the ``.partial`` files a crash left in ``folder`` and its subfolders; return them."""
+    removed = sorted(Path(folder).rglob(f".*{PARTIAL_SUFFIX}"))
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed

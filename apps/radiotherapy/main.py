@@ -27,6 +27,8 @@ from monailabel.tasks.activelearning.first import First  # noqa: E402
 from monailabel.tasks.activelearning.random import Random  # noqa: E402
 
 from apps.radiotherapy.configs import CONFIGS  # noqa: E402
+from apps.radiotherapy.guards import install_guards  # noqa: E402
+from apps.radiotherapy.guards.datastore import AtomicLocalDatastore, datastore_options  # noqa: E402
 from apps.radiotherapy.http_errors import check_infer_request, install_http_errors  # noqa: E402
 from apps.radiotherapy.online import EVENTS_FILE, ONLINE, AnnotationEvents, start_online_training  # noqa: E402
 from lib.phantom.config import LABELS  # noqa: E402
@@ -81,8 +83,14 @@ class RadiotherapyApp(MONAILabelApp):
     def init_strategies(self) -> dict[str, Strategy]:
         return {"random": Random(), "first": First()}
 
+    def init_datastore(self):
+        if self.studies.startswith(("http://", "https://")):
+            return super().init_datastore()
+        return AtomicLocalDatastore(self.studies, **datastore_options())  # MONAI Label's, written temp + rename
+
     def on_init_complete(self):
         install_http_errors()
+        install_guards(self.conf, self.labels, Path(self.model_dir) / "uploads")
         super().on_init_complete()
         online = self.models.get(ONLINE)
         if online is not None and (online.work_dir / "state.json").exists():
