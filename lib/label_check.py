@@ -79,8 +79,8 @@ def read_label(path: str) -> tuple[np.ndarray, Grid]:
             "save a labelmap (one value per voxel), not overlapping segment layers"
         )
     grid = _grid_of(image)  # an sitk.Image has the header methods of a reader
-    array = sitk.GetArrayViewFromImage(image)  # (Z, Y, X) or (1, Z, Y, X)
-    array = np.asarray(array).reshape(tuple(reversed(grid.shape))).transpose(2, 1, 0)
+    array = sitk.GetArrayFromImage(image)  # a copy, (Z, Y, X) or (1, Z, Y, X)
+    array = array.reshape(tuple(reversed(grid.shape))).transpose(2, 1, 0)
     return array, grid
 
 
