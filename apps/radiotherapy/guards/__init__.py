@@ -11,6 +11,7 @@ MONAI Label 0.8.5's FastAPI app without forking it:
   validated before they are kept (:mod:`.labels`).
 - CORS answers only the origins of ``--conf cors_origins`` (comma-separated) or
   ``MONAI_LABEL_CORS_ORIGINS``; none by default.
+- MONAI Label's token check is mended (:mod:`.access`: it refused every token with PyJWT 2).
 - Unexpected errors answer 500 with the error's message and a log line.
 
 ``--conf`` options: ``infer_workers`` (default 2), ``infer_queue`` (16), ``body_timeout_s``
@@ -103,6 +104,9 @@ def install_guards(conf: Mapping[str, str], labels: Mapping[str, int], uploads_d
         labels=dict(labels),
     ))
 
+    from apps.radiotherapy.guards import access
+
+    access.install()
     prefix = settings.MONAI_LABEL_API_STR
     _drop_routes(app.router, {(prefix + path, method) for path, method in REPLACED | DROPPED})
     app.include_router(router, prefix=prefix)
