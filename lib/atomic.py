@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -53,20 +54,14 @@ def sha256_of(path: str | Path) -> str:
 PARTIAL_SUFFIX = ".partial"
 
 
-def copy_atomically(source: str | Path, dest: str | Path) -> Path:
-    """Copy ``source`` to ``dest`` so that ``dest`` is always either absent/old or the whole new file.
-
-    The copy is written to a hidden ``.<name>.<random>.partial`` beside ``dest`` (a name no
-    datastore pattern such as ``*.nii.gz`` matches), flushed to disk, then renamed. A crash
-    leaves at most such a file, which :func:`remove_partials` deletes.
-    """
-    dest = Path(dest)
+def _replace_with(dest: Path, write: Callable[[object], object], mode: str) -> Path:
+    """Write ``dest`` through a hidden ``.<name>.<random>.partial`` beside it: ``write(file)``,
+    flush to disk, rename. A crash leaves at most such a file (see :func:`remove_partials`)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=PARTIAL_SUFFIX, dir=dest.parent)
     try:
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-            for block in iter(lambda: src.read(1 << 20), b""):
-                out.write(block)
+        with os.fdopen(fd, mode) as out:
+            write(out)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o644)
@@ -77,21 +72,22 @@ def copy_atomically(source: str | Path, dest: str | Path) -> Path:
     return dest
 
 
+def copy_atomically(source: str | Path, dest: str | Path) -> Path:
+    """Copy ``source`` to ``dest`` so that ``dest`` is always either absent/old or the whole new file.
+
+    The hidden ``.partial`` name matches no datastore pattern such as ``*.nii.gz``.
+    """
+
+    def write(out) -> None:
+        with open(source, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+
+    return _replace_with(Path(dest), write, "wb")
+
+
 def write_text_atomically(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a hidden ``.partial`` file and a rename (see :func:`copy_atomically`)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    """Write ``text`` to ``path`` through a hidden ``.partial`` file and a rename."""
+    return _replace_with(Path(path), lambda out: out.write(text), "w")
 
 
 def remove_partials(folder: str | Path) -> list[Path]:
