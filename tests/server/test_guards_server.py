@@ -190,7 +190,7 @@ CASES = [
     ("params-reset-yes", "POST", _q("/infer/gaussian_click_2d", image="phantom_0000"), {"params": json.dumps({"reset": "yes"})}, None, 422, "params.reset must be true or false"),
     ("params-use-cache-no", "POST", _q("/infer/gaussian_click_2d", image="phantom_0000"), {"params": json.dumps({"use_cache": "no"})}, None, 422, "params.use_cache"),
     ("params-float-click", "POST", _q("/infer/gaussian_click_2d", image="phantom_0000"), {"params": json.dumps({"foreground": [[1.5, 2, 3]]})}, None, 422, "integer voxel indices"),
-    ("params-negative-click", "POST", _q("/infer/gaussian_click_2d", image="phantom_0000"), {"params": json.dumps({"background": [[-1, 2, 3]]})}, None, 422, "non-negative"),
+    ("params-negative-click", "POST", _q("/infer/gaussian_click_2d", image="phantom_0000"), {"params": json.dumps({"background": [[-1, 2, 3]], "foreground": [[5, 5, 5]]})}, None, 422, "outside the image"),
     ("params-clicks-not-list", "POST", _q("/infer/gaussian_click_2d", image="phantom_0000"), {"params": json.dumps({"foreground": "1,2,3"})}, None, 422, "must be a list"),
     ("params-device", "POST", _q("/infer/gaussian_click_2d", image="phantom_0000"), {"params": json.dumps({"device": "cuda:0; rm"})}, None, 422, "params.device"),
     # labels: content

@@ -4,7 +4,7 @@
 - :func:`check_no_paths`: no string anywhere in it names a server path (``/``, ``\\``, ``~``
   at the start, or ``..``): inference runs only on datastore images, sessions and uploads.
 - :func:`check_infer_params`: the keys MONAI Label and every click model of this app share
-  have their types: clicks are lists of [i, j, k] integer voxel indices, flags are booleans,
+  have their types: click indices are integers, flags are booleans,
   ``image``/``label`` cannot be set from params, result format and device are from a list.
 Each raises ``ValueError`` naming the key and what it got.
 """
@@ -62,14 +62,16 @@ def _is_int(value: object) -> bool:
 
 
 def check_clicks(value: object, key: str) -> None:
-    """``value`` is a list of [i, j, k] (or [i, j] for 2D) non-negative integer voxel indices."""
+    """Refuse [i, j, k] points whose indices are not integers (floats, booleans).
+
+    The click models' own parser answers everything else about clicks (not a list, not a point,
+    outside the image) with its own 422; this only adds what it lets through.
+    """
     if not isinstance(value, list):
-        raise ValueError(f"params.{key} must be a list of [i, j, k] voxel indices, got {type(value).__name__}")
+        return
     for n, point in enumerate(value):
-        if not (isinstance(point, list) and len(point) in (2, 3) and all(_is_int(c) for c in point)):
+        if isinstance(point, list) and not all(_is_int(c) for c in point):
             raise ValueError(f"params.{key}[{n}] must be [i, j, k] integer voxel indices, got {point!r}")
-        if any(c < 0 for c in point):
-            raise ValueError(f"params.{key}[{n}] must have non-negative voxel indices, got {point!r}")
 
 
 def check_flag(value: object, key: str) -> None:
