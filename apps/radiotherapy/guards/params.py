@@ -12,6 +12,7 @@ Each raises ``ValueError`` naming the key and what it got.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -61,8 +62,15 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _fractional_or_bool(value: object) -> bool:
+    """A boolean, or a finite number with a fractional part (NaN and inf are the parser's to name)."""
+    if isinstance(value, bool):
+        return True
+    return isinstance(value, float) and math.isfinite(value) and value != int(value)
+
+
 def check_clicks(value: object, key: str) -> None:
-    """Refuse [i, j, k] points whose indices are not integers (floats, booleans).
+    """Refuse [i, j, k] points with fractional or boolean indices.
 
     The click models' own parser answers everything else about clicks (not a list, not a point,
     outside the image) with its own 422; this only adds what it lets through.
@@ -70,7 +78,7 @@ def check_clicks(value: object, key: str) -> None:
     if not isinstance(value, list):
         return
     for n, point in enumerate(value):
-        if isinstance(point, list) and not all(_is_int(c) for c in point):
+        if isinstance(point, list) and any(_fractional_or_bool(c) for c in point):
             raise ValueError(f"params.{key}[{n}] must be [i, j, k] integer voxel indices, got {point!r}")
 
 
