@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -47,3 +48,51 @@ def sha256_of(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+#: Temporary files of :func:`copy_atomically` end with this (no reader's pattern matches it).
+PARTIAL_SUFFIX = ".partial"
+
+
+def _replace_with(dest: Path, write: Callable[[object], object], mode: str) -> Path:
+    """Write ``dest`` through a hidden ``.<name>.<random>.partial`` beside it: ``write(file)``,
+    flush to disk, rename. A crash leaves at most such a file (see :func:`remove_partials`)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=PARTIAL_SUFFIX, dir=dest.parent)
+    try:
+        with os.fdopen(fd, mode) as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest
+
+
+def copy_atomically(source: str | Path, dest: str | Path) -> Path:
+    """Copy ``source`` to ``dest`` so that ``dest`` is always either absent/old or the whole new file.
+
+    The hidden ``.partial`` name matches no datastore pattern such as ``*.nii.gz``.
+    """
+
+    def write(out) -> None:
+        with open(source, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+
+    return _replace_with(Path(dest), write, "wb")
+
+
+def write_text_atomically(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a hidden ``.partial`` file and a rename."""
+    return _replace_with(Path(path), lambda out: out.write(text), "w")
+
+
+def remove_partials(folder: str | Path) -> list[Path]:
+    """Delete the ``.partial`` files a crash left in ``folder`` and its subfolders; return them."""
+    removed = sorted(Path(folder).rglob(f".*{PARTIAL_SUFFIX}"))
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,11 +58,13 @@ class RunningServer:
             return f"(no log: {error})"
 
     def answers(self) -> bool:
-        """Whether ``/info/`` answers with HTTP 200 now."""
+        """Whether ``/info/`` answers with HTTP 200 now (or 401: up, with authentication on)."""
         try:
             with urllib.request.urlopen(f"{self.url}/info/", timeout=10) as response:
                 return response.status == 200
-        except OSError:  # refused, reset, timed out, HTTP errors (URLError and HTTPError are OSErrors)
+        except urllib.error.HTTPError as error:
+            return error.code == 401
+        except OSError:  # refused, reset, timed out (URLError is an OSError)
             return False
 
     def wait_until_up(self, timeout_s: float) -> None:

@@ -28,6 +28,8 @@ from monailabel.tasks.activelearning.random import Random  # noqa: E402
 
 from apps.radiotherapy.configs import CONFIGS  # noqa: E402
 from apps.radiotherapy.dicomweb import PacsDatastore, install_pacs_errors, is_dicomweb, open_pacs_datastore  # noqa: E402
+from apps.radiotherapy.guards import install_guards  # noqa: E402
+from apps.radiotherapy.guards.datastore import AtomicLocalDatastore, datastore_options  # noqa: E402
 from apps.radiotherapy.http_errors import check_infer_request, install_http_errors  # noqa: E402
 from apps.radiotherapy.ohif import install_ohif_route  # noqa: E402
 from apps.radiotherapy.online import EVENTS_FILE, ONLINE, AnnotationEvents, start_online_training  # noqa: E402
@@ -74,7 +76,7 @@ class RadiotherapyApp(MONAILabelApp):
     def init_datastore(self):
         if is_dicomweb(self.studies):  # a PACS: whole-series cache, series checks, highdicom SEGs
             return open_pacs_datastore(self.studies)
-        return super().init_datastore()
+        return AtomicLocalDatastore(self.studies, **datastore_options())  # MONAI Label's, written temp + rename
 
     def _download_dcmqi_tools(self):
         """Never: SEGs are written by highdicom (apps.radiotherapy.dicomweb), nothing is fetched."""
@@ -95,6 +97,7 @@ class RadiotherapyApp(MONAILabelApp):
         install_http_errors()
         from monailabel.app import app
 
+        install_guards(self.conf, LABELS, Path(self.model_dir) / "uploads")
         install_ohif_route(app)
         install_pacs_errors(app)
         super().on_init_complete()
