@@ -11,8 +11,16 @@ carries every edit so far, as the Slicer module sends them). Three modes in the 
 - ``recompute_features``: image cached, the network's front re-run for every edit;
 - ``reload``: the image read and pre-processed and the front re-run for every edit.
 
+- ``cached_paper``: as ``cached`` with the engine's correction off (the network's answer
+  always answers; the paper's method): the cost of choosing the path and correcting the label.
+
+``--base own`` (default) edits the network's prediction (the ``network`` path answers);
+``--base eroded`` edits the truth eroded by a voxel in every axial slice, a label the
+network never drew (the ``correction`` path, or the guard's ``fallback``).
+
 Per mode: the first edit apart, then p50 / p95 / mean seconds of the rest; the ratios of
-each mode's p50 to ``cached``'s; the process's peak resident memory; the machine.
+each mode's p50 to ``cached``'s; the paths that answered; the process's peak resident
+memory; the machine and its load average before and after.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ if str(REPO) not in sys.path:
 from benchmarks.click_latency import write_studies  # noqa: E402
 from lib.gaussian_click.preprocess import prepare_file  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
+from lib.propagation.bases import eroded  # noqa: E402
 from lib.propagation.engine import PropagationEngine, check_edits  # noqa: E402
 from lib.propagation.train_fusion import load_fusion  # noqa: E402
 from lib.propagation.update import UpdateSettings  # noqa: E402
@@ -44,7 +53,7 @@ from lib.segmentation.predict import predict_file  # noqa: E402
 from lib.session_cache import SessionCache  # noqa: E402
 from benchmarks.report import emit  # noqa: E402
 
-MODES = ("cached", "recompute_features", "reload")
+MODES = ("cached", "recompute_features", "reload", "cached_paper")
 
 
 def edit_sequence(prediction: np.ndarray, gtv: np.ndarray, count: int) -> list[tuple[np.ndarray, list[int]]]:
@@ -61,24 +70,33 @@ def edit_sequence(prediction: np.ndarray, gtv: np.ndarray, count: int) -> list[t
     return sequence
 
 
-def time_mode(mode: str, engine: PropagationEngine, path: Path, sequence) -> list[float]:
-    """Seconds per request of one mode."""
+def time_mode(mode: str, engine: PropagationEngine, path: Path, sequence) -> tuple[list[float], list[str]]:
+    """Seconds per request of one mode, and the path that answered each."""
     engine.cache.clear()
     prepared = prepare_file(path, 3)
-    times = []
-    for label, slices in sequence:
-        start = time.perf_counter()
-        if mode == "reload":
-            prepared = prepare_file(path, 3)
-        key = None if mode != "cached" else str(path)
-        engine.propagate(prepared, check_edits(label, slices, 2, label.shape), key=key)
-        times.append(time.perf_counter() - start)
-    return times
+    correction = engine.correction
+    if mode == "cached_paper":
+        engine.correction = None
+    times, paths = [], []
+    try:
+        for label, slices in sequence:
+            start = time.perf_counter()
+            if mode == "reload":
+                prepared = prepare_file(path, 3)
+            key = None if mode not in ("cached", "cached_paper") else str(path)
+            answer = engine.propagate(prepared, check_edits(label, slices, 2, label.shape), key=key)
+            times.append(time.perf_counter() - start)
+            paths.append(answer.choice.path)
+    finally:
+        engine.correction = correction
+    return times, paths
 
 
-def summary(times: list[float]) -> dict:
+def summary(timed: tuple[list[float], list[str]]) -> dict:
+    times, paths = timed
     rest = np.asarray(times[1:])
     return {
+        "paths": {p: paths.count(p) for p in sorted(set(paths))},
         "first_s": times[0],
         "p50_s": float(np.percentile(rest, 50)),
         "p95_s": float(np.percentile(rest, 95)),
@@ -87,15 +105,22 @@ def summary(times: list[float]) -> dict:
     }
 
 
-def run(edits: int, weights: Path, fusion: Path | None, settings: UpdateSettings = UpdateSettings()) -> dict:
+def run(
+    edits: int, weights: Path, fusion: Path | None, settings: UpdateSettings = UpdateSettings(), base: str = "own"
+) -> dict:
+    load_before = os.getloadavg()
     network = load_network(weights)
     module = load_fusion(fusion)[0] if fusion is not None and fusion.exists() else None
     engine = PropagationEngine(network, 2, module, settings=settings, cache=SessionCache(4, 2 * 1024**3))
     with tempfile.TemporaryDirectory() as folder:
         studies = write_studies(Path(folder))
         path = Path(folder) / "region.nii.gz"
-        prediction, _ = predict_file(network, path)
-        sequence = edit_sequence(prediction, studies["region"]["gtv"], edits)
+        gtv = studies["region"]["gtv"]
+        if base == "own":
+            start_label, _ = predict_file(network, path)
+        else:  # the truth's GTV eroded by a voxel per axial slice; nothing else drawn
+            start_label = eroded(gtv).astype(np.uint8)
+        sequence = edit_sequence(start_label, gtv, edits)
         modes = {mode: summary(time_mode(mode, engine, path, sequence)) for mode in MODES}
     for mode in MODES:
         modes[mode]["p50_ratio_to_cached"] = modes[mode]["p50_s"] / modes["cached"]["p50_s"]
@@ -105,10 +130,13 @@ def run(edits: int, weights: Path, fusion: Path | None, settings: UpdateSettings
         "weights": str(weights),
         "fusion": str(fusion) if module is not None else None,
         "edits": len(sequence),
+        "base": base,
         "update": vars(settings),
         "modes": modes,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "machine": str(describe_machine()),
+        "load_average_before": list(load_before),
+        "load_average_after": list(os.getloadavg()),
     }
 
 
@@ -119,12 +147,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--fusion", type=Path, default=REPO / "models" / "propagation_unet" / "fusion.pt")
     parser.add_argument("--lr", type=float, default=UpdateSettings.lr, help="feature-update learning rate")
     parser.add_argument("--iterations", type=int, default=UpdateSettings.iterations, help="feature-update steps at most")
+    parser.add_argument("--base", choices=("own", "eroded"), default="own", help="the label the edits go into")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
     if args.edits < 2:
         parser.error("--edits must be at least 2 (the first edit is reported apart)")
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
-    return emit(run(args.edits, args.weights, args.fusion, UpdateSettings(iterations=args.iterations, lr=args.lr)), args.out)
+    settings = UpdateSettings(iterations=args.iterations, lr=args.lr)
+    return emit(run(args.edits, args.weights, args.fusion, settings, args.base), args.out)
 
 
 if __name__ == "__main__":

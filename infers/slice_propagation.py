@@ -8,11 +8,28 @@ Request (``POST /infer/slice_propagation?image=<id>``, multipart):
   were drawn (every one so far: the request is stateless), across image axis ``axis``
   (0, 1, 2 = i, j, k; default 2, axial for an axially stored image). Optional:
   ``"level"`` (1, 2, 3; default 2), ``"iterations"``, ``"lr"``, ``"optimiser"``
-  (``"adam"`` / ``"lbfgs"``), ``"fusion"`` (default true).
+  (``"adam"`` / ``"lbfgs"``), ``"fusion"`` (default true), ``"correct"`` (default true;
+  false: the network's updated answer always answers in the window, the paper's method).
 
-Answer: the whole 3D label on the image's grid (uint8) - the edited slices exactly as
-drawn - and in the JSON ``result``: the window propagated, whether its features came from
-the cache, and per edit the optimiser steps and the edited voxels' error before and after.
+Answer: the whole 3D label on the image's grid (uint8): the uploaded label, changed where the
+edits give a reason (``lib/propagation/correct.py``), the edited slices exactly as drawn.
+The JSON ``result`` (keys other programs, e.g. the Slicer module, read):
+
+- ``path``: which path answered: ``"network"`` (the label is the network's own view: its
+  updated answer), ``"correction"`` (the label moved by the edits' displacements and the
+  network's confident changes near the edits) or ``"fallback"`` (the guard: the network's
+  update did not fit an edit; the edits' displacements alone);
+- ``why``: one sentence saying why that path;
+- ``agreement``: the lowest per-class DSC between the uploaded label and the unedited
+  network's answer in the window, outside the edited slices (null with ``"correct": false``);
+- ``changes``: ``{"voxels_added", "voxels_removed", "slices_touched"}`` - voxels whose class
+  the answer changed from the uploaded label (to a structure / from a structure) and the
+  slice indices along ``axis`` where it changed anything;
+- ``window``: the model-space box propagated; ``features_cached``: whether its features came
+  from the cache; ``resumed_edits``: edits taken over from an earlier request;
+- ``fusion``: whether the fusion module was used and which; ``level``: the decoder level;
+- ``edits``: per edit the optimiser ``steps`` and the edited voxels' ``error_before`` and
+  ``error_after`` (what the guard reads).
 
 The network is the automatic model's, as served (shipped weights or the server's newest);
 the fusion module is used only when it was trained for exactly those weights (its file
@@ -39,6 +56,7 @@ from infers.errors import HttpErrors, UnreadableImageError
 from lib.atomic import sha256_of
 from lib.gaussian_click.preprocess import PreparedImage, prepare_file
 from lib.phantom.config import LABELS
+from lib.propagation.correct import CorrectionSettings
 from lib.propagation.engine import PropagationEngine, check_edits
 from lib.propagation.fusion import FusionModule
 from lib.propagation.split import LEVELS
@@ -69,6 +87,14 @@ def parse_settings(params: dict[str, Any], defaults: UpdateSettings) -> tuple[in
     if not isinstance(fusion, bool):
         raise ValueError(f"fusion must be true or false, got {fusion!r}")
     return level, UpdateSettings(optimiser, iterations, float(lr), defaults.error_threshold), fusion
+
+
+def parse_correct(params: dict[str, Any]) -> bool:
+    """The request's ``correct`` flag (default true); ValueError for a non-boolean."""
+    correct = params.get("correct", True)
+    if not isinstance(correct, bool):
+        raise ValueError(f"correct must be true or false, got {correct!r}")
+    return correct
 
 
 def read_label(path: str, prepared: PreparedImage) -> np.ndarray:
@@ -103,6 +129,7 @@ class SlicePropagation(HttpErrors, BasicInferTask):
         network: the automatic model's network (default ``segmentation_unet()``).
         cache: prepared images and features; default the process-wide cache.
         settings: default optimiser settings (a request may override them).
+        correction: how the answering path is chosen and the user's label corrected.
     """
 
     def __init__(
@@ -113,6 +140,7 @@ class SlicePropagation(HttpErrors, BasicInferTask):
         cache: SessionCache | None = None,
         settings: UpdateSettings = UpdateSettings(),
         description: str = "Slice-edit propagation: redraw slices, get the whole 3D label corrected",
+        correction: CorrectionSettings = CorrectionSettings(),
     ):
         super().__init__(
             path=path,
@@ -126,6 +154,7 @@ class SlicePropagation(HttpErrors, BasicInferTask):
         self.fusion_paths = {level: list(paths) for level, paths in (fusion_paths or {}).items()}
         self.cache = cache if cache is not None else shared_cache()
         self.settings = settings
+        self.correction = correction
         self._fusion: dict[tuple, tuple[FusionModule | None, str]] = {}
 
     def is_valid(self) -> bool:
@@ -142,6 +171,7 @@ class SlicePropagation(HttpErrors, BasicInferTask):
         if self.get_path() is None:
             raise HTTPException(status_code=404, detail="the automatic model has no weights yet")
         level, settings, use_fusion = parse_settings(data, self.settings)
+        correct = parse_correct(data)
         label_path = data.get("label")
         if not isinstance(label_path, str) or not os.path.exists(label_path):
             raise ValueError("upload the current label (with the edited slices) as the request's 'label' file")
@@ -151,7 +181,8 @@ class SlicePropagation(HttpErrors, BasicInferTask):
         if slices is None:
             raise ValueError("params must name the edited slices: {\"slices\": [k, ...], \"axis\": 2}")
         data["edits"] = check_edits(label, slices, data.get("axis", 2), prepared.input_shape)
-        data.update(prepared=prepared, image_key=key, level=level, settings=settings, use_fusion=use_fusion)
+        data.update(prepared=prepared, image_key=key, level=level, settings=settings, use_fusion=use_fusion,
+                    correct=correct)
         return data
 
     def _prepared(self, data: dict[str, Any]) -> tuple[PreparedImage, tuple]:
@@ -186,12 +217,17 @@ class SlicePropagation(HttpErrors, BasicInferTask):
         fusion, fusion_state = self._fusion_for(data["level"], weights) if data["use_fusion"] else (None, "off: asked")
         engine = PropagationEngine(
             network, data["level"], fusion, data["settings"], cache=self.cache,
-            tag=(weights, os.stat(weights).st_mtime_ns),
+            tag=(weights, os.stat(weights).st_mtime_ns), correction=self.correction if data["correct"] else None,
         )
         prepared: PreparedImage = data.pop("prepared")
         answer = engine.propagate(prepared, data.pop("edits"), key=data.pop("image_key"))
         data["pred"] = MetaTensor(torch.from_numpy(answer.label), affine=torch.as_tensor(prepared.input_affine))
+        agreement = answer.choice.agreement
         data["result"] = {
+            "path": answer.choice.path,
+            "why": answer.choice.reason,
+            "agreement": None if not np.isfinite(agreement) else round(float(agreement), 4),
+            "changes": answer.changes,
             "window": [[b.start, b.stop] for b in answer.window],
             "features_cached": answer.features_cached,
             "resumed_edits": answer.resumed_edits,
@@ -206,4 +242,4 @@ class SlicePropagation(HttpErrors, BasicInferTask):
         return super().writer(data, extension, dtype or "uint8")
 
 
-__all__ = ["SlicePropagation", "parse_settings", "read_label"]
+__all__ = ["SlicePropagation", "parse_correct", "parse_settings", "read_label"]

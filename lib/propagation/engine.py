@@ -2,12 +2,22 @@
 
 A request is the user's current label (X, Y, Z) on the image's grid, containing the slices
 they redrew, and which slices those are (indices along ``axis`` of the image grid; 2 is
-axial for an axially stored image). The answer is a label on the same grid:
+axial for an axially stored image). The uploaded label is the base: the answer is that label
+changed where the edits give a reason, by one of three paths (:mod:`lib.propagation.correct`):
 
-- inside the propagation window (below), the split network's answer after the edits
+- ``network`` (the label is the network's own view, the paper's setting): inside the
+  propagation window (below), the split network's answer after the edits
   (:func:`lib.propagation.propagate.propagate_edits`);
-- outside it, the uploaded label unchanged;
-- the edited slices exactly as the user drew them.
+- ``correction`` (the label came from elsewhere): the label moved by the edits'
+  displacements (:mod:`lib.propagation.shape`) and, near the edits, overruled where the
+  updated network is confident;
+- ``fallback`` (the guard: the feature update did not fit an edit): the label moved by the
+  edits' displacements alone.
+
+In every path the edited slices are exactly as the user drew them and the label outside the
+window is the uploaded one (the displacements move the edited structure only, which the
+window holds). With ``correction=None`` the ``network`` path always answers (the paper's
+method as evaluated before the user's label became the base).
 
 The window is a box of the model-space image (RAS, 3 x 3 x 6 mm, the automatic model's
 space) around the uploaded label's foreground and the edits: the training patch size
@@ -44,6 +54,18 @@ import numpy as np
 import torch
 
 from lib.gaussian_click.preprocess import PreparedImage
+from lib.propagation.correct import (
+    CorrectionSettings,
+    PathChoice,
+    choose_path,
+    foreground_agreement,
+    label_changes,
+    paste_slices,
+    redrawn_classes,
+    shape_corrected,
+    slab,
+    with_network_changes,
+)
 from lib.propagation.fusion import FusionModule
 from lib.propagation.propagate import NEAR_RULES, PropagationState, WindowEdit, base_probabilities, propagate_edits
 from lib.propagation.split import SplitFeatures, SplitNetwork
@@ -118,6 +140,9 @@ class PropagationAnswer:
         reports: one :class:`UpdateReport` per edit.
         features_cached: whether the window's features came from the cache.
         resumed_edits: edits taken over from an earlier request with the same first edits.
+        choice: the path that answered and why (:class:`lib.propagation.correct.PathChoice`).
+        changes: what the answer changed in the uploaded label
+            (:func:`lib.propagation.correct.label_changes`).
     """
 
     label: np.ndarray
@@ -125,6 +150,8 @@ class PropagationAnswer:
     reports: tuple[UpdateReport, ...]
     features_cached: bool
     resumed_edits: int = 0
+    choice: PathChoice = PathChoice("network", "", float("nan"))
+    changes: dict | None = None
 
 
 class PropagationEngine:
@@ -142,6 +169,8 @@ class PropagationEngine:
             uploaded label (module doc).
         cache: where window features are kept; None keeps none.
         tag: names the network in cache keys (e.g. its weights file and time).
+        correction: how the path is chosen and the user's label corrected
+            (:mod:`lib.propagation.correct`); None: always the network path.
     """
 
     def __init__(
@@ -155,6 +184,7 @@ class PropagationEngine:
         tag: Hashable = "",
         near_rule: str = "paper",
         keep_connected: bool = True,
+        correction: CorrectionSettings | None = CorrectionSettings(),
     ) -> None:
         if near_rule not in NEAR_RULES:
             raise ValueError(f"near_rule must be one of {NEAR_RULES}, got {near_rule!r}")
@@ -162,6 +192,7 @@ class PropagationEngine:
         self.split = SplitNetwork(network.eval(), level)
         self.fusion = fusion.eval() if fusion is not None else None
         self.settings, self.near_slices, self.cache, self.tag = settings, near_slices, cache, tag
+        self.correction = correction
 
     def propagate(self, prepared: PreparedImage, edits: SliceEdits, key: Hashable | None = None) -> PropagationAnswer:
         """The whole label after the edits (see the module doc).
@@ -191,8 +222,60 @@ class PropagationEngine:
             )
         if key is not None and self.cache is not None and result.state is not None:
             self.cache.put(self._state_key(key, window), (fingerprints, result.state))
-        label = self._to_input_grid(prepared, window, result.probabilities, edits)
-        return PropagationAnswer(label, window, result.reports, cached, resume.done if resume is not None else 0)
+        network_label = self._to_input_grid(prepared, window, result.probabilities, edits)
+        choice, label = PathChoice("network", "the paper's method (no correction settings)", float("nan")), network_label
+        if self.correction is not None:
+            choice, label = self._correct(prepared, window, features, result.probabilities, edits, result.reports)
+            if choice.path == "network":
+                label = network_label
+        return PropagationAnswer(
+            label, window, result.reports, cached, resume.done if resume is not None else 0, choice,
+            label_changes(edits.label, label, edits.axis),
+        )
+
+    def _correct(
+        self,
+        prepared: PreparedImage,
+        window: Box,
+        features: SplitFeatures,
+        probabilities: torch.Tensor,
+        edits: SliceEdits,
+        reports: Sequence[UpdateReport],
+    ) -> tuple[PathChoice, np.ndarray | None]:
+        """The path (:func:`lib.propagation.correct.choose_path`) and, unless it is the network
+        path, its answer on the input grid."""
+        assert self.correction is not None
+        settings = self.correction
+        updated, covered = self._input_probabilities(prepared, window, probabilities)
+        with torch.no_grad():
+            unedited_p, _ = self._input_probabilities(prepared, window, base_probabilities(self.split, features))
+        unedited = np.where(covered, unedited_p.argmax(0), edits.label).astype(np.uint8)
+        spacing = tuple(float(v) for v in np.linalg.norm(prepared.input_affine[:3, :3], axis=0))
+        classes = redrawn_classes(edits.label, edits.axis, edits.slices, spacing)
+        unedited_slices = covered & ~slab(edits.label.shape, edits.axis, edits.slices, 0)
+        agreement = foreground_agreement(edits.label, unedited, classes, unedited_slices)
+        choice = choose_path(reports, agreement, settings.agree_at, settings.fit_error)
+        if choice.path == "network":
+            return choice, None
+        label = shape_corrected(edits.label, edits.axis, edits.slices, spacing, settings.reach)
+        if choice.path == "correction":
+            answer = np.where(covered, updated.argmax(0), edits.label).astype(np.uint8)
+            confidence = updated.max(0)
+            near = covered & slab(edits.label.shape, edits.axis, edits.slices, self.near_slices)
+            label = with_network_changes(label, answer, confidence, near, classes, settings.confidence)
+            if self.keep_connected:
+                label = drop_unanchored_components(label, edits.label)
+        return choice, paste_slices(label, edits.label, edits.axis, edits.slices)
+
+    def _input_probabilities(
+        self, prepared: PreparedImage, window: Box, probabilities: torch.Tensor
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Window probabilities (C, X', Y', Z') -> ((C, X, Y, Z) on the input grid, (X, Y, Z) bool covered)."""
+        region = prepared.input_region(_clip_box(window, prepared.spatial_shape))
+        maps = [_paste(np.asarray(p), window, prepared.spatial_shape) for p in probabilities]
+        maps.append(_paste(np.ones(probabilities.shape[1:], np.float32), window, prepared.spatial_shape))
+        on_input = np.stack([prepared.to_input_grid(m, region) for m in maps])
+        return on_input[:-1], on_input[-1] > 0.5
 
     def _state_key(self, key: Hashable, window: Box) -> tuple:
         settings = tuple(vars(self.settings).values())
@@ -278,19 +361,12 @@ class PropagationEngine:
         """Window probabilities (C, X, Y, Z) -> the input grid; outside the window the uploaded label."""
         uploaded = edits.label if edits is not None else label
         assert uploaded is not None
-        region = prepared.input_region(_clip_box(window, prepared.spatial_shape))
-        maps = [_paste(np.asarray(p), window, prepared.spatial_shape) for p in probabilities]
-        maps.append(_paste(np.ones(probabilities.shape[1:], np.float32), window, prepared.spatial_shape))
-        on_input = np.stack([prepared.to_input_grid(m, region) for m in maps])
-        covered = on_input[-1] > 0.5
-        answer = np.where(covered, on_input[:-1].argmax(0), uploaded).astype(np.uint8)
+        on_input, covered = self._input_probabilities(prepared, window, probabilities)
+        answer = np.where(covered, on_input.argmax(0), uploaded).astype(np.uint8)
         if edits is not None and self.keep_connected:
             answer = drop_unanchored_components(answer, uploaded)
         if edits is not None:
-            for s in edits.slices:
-                index = [slice(None)] * 3
-                index[edits.axis] = s
-                answer[tuple(index)] = edits.label[tuple(index)]
+            answer = paste_slices(answer, edits.label, edits.axis, edits.slices)
         return answer
 
 

@@ -69,9 +69,41 @@ def test_whole_label_comes_back_on_the_image_grid_with_the_edit_as_drawn(sp_serv
     np.testing.assert_array_equal(values[..., k], label[..., k])
     assert set(np.unique(values)) <= {0, 1, 2} and (values == 2).sum() > 1000  # the heart is still there
     assert result["features_cached"] is False and len(result["edits"]) == 1
+    assert result["path"] in ("network", "correction", "fallback") and result["why"]
+    changed = np.flatnonzero((values != label).any(axis=(0, 1))).tolist()
+    assert result["changes"]["slices_touched"] == changed
     again, result = client.infer(MODEL, image_id, {"slices": [k], "axis": 2}, label_in=str(path))
     assert result["features_cached"] is True  # the second edit did not re-run the network's front
     np.testing.assert_array_equal(np.asarray(nib.load(again).dataobj), values)
+
+
+def test_a_label_from_elsewhere_is_corrected_near_the_edit_and_kept_elsewhere(sp_server, tmp_path):
+    """The user's GTV is the truth eroded by a voxel (no network draws that); they redraw one slice."""
+    from lib.propagation.bases import eroded
+
+    client, studies, _ = sp_server
+    truth_file = nib.load(studies / "labels" / "final" / "phantom_0000.nii.gz")
+    truth = np.asarray(truth_file.dataobj).astype(np.uint8)
+    label = np.where(truth == 1, 0, truth).astype(np.uint8)
+    label[eroded(truth == 1)] = 1
+    k = int(np.flatnonzero((truth == 1).any(axis=(0, 1))).mean())
+    label[..., k] = truth[..., k]
+    path = tmp_path / "eroded.nii.gz"
+    nib.save(nib.Nifti1Image(label, truth_file.affine), path)
+    answer_file, result = client.infer(MODEL, "phantom_0000", {"slices": [k]}, label_in=str(path))
+    values = np.asarray(nib.load(answer_file).dataobj)
+    assert result["path"] in ("correction", "fallback") and result["agreement"] < 0.9, result["why"]
+    touched = result["changes"]["slices_touched"]
+    assert touched and all(abs(s - k) <= 3 for s in touched) and k not in touched
+    far = np.abs(np.arange(label.shape[2]) - k) > 3
+    np.testing.assert_array_equal(values[..., far], label[..., far])  # the user's label, untouched
+    # the heart they did not redraw: the request does not say which structure was redrawn, and a heart
+    # slice that differs from its neighbours' interpolation is taken as redrawn (it may move a little)
+    assert ((values == 2) != (label == 2)).sum() < 0.01 * (label == 2).sum()
+    grown = ((values == 1) & (truth == 1)).sum() - ((label == 1) & (truth == 1)).sum()
+    assert grown > 0 and result["changes"]["voxels_added"] > 0  # the eroded GTV grew toward the truth
+    _, paper = client.infer(MODEL, "phantom_0000", {"slices": [k], "correct": False}, label_in=str(path))
+    assert paper["path"] == "network" and paper["agreement"] is None
 
 
 @pytest.mark.parametrize(
@@ -81,6 +113,7 @@ def test_whole_label_comes_back_on_the_image_grid_with_the_edit_as_drawn(sp_serv
         ({"slices": [5], "axis": 3}, "edited", "axis must be 0, 1 or 2"),
         ({"axis": 2}, "edited", "params must name the edited slices"),
         ({"slices": [5], "level": 7}, "edited", "level must be one of [1, 2, 3]"),
+        ({"slices": [5], "correct": "yes"}, "edited", "correct must be true or false"),
         ({"slices": [5]}, None, "upload the current label"),
         ({"slices": [5]}, "small", "label shape [10, 10, 10] differs from the image's [112, 96, 40]"),
         ({"slices": [5]}, "empty", "nothing to propagate: the edited slices [5] are empty"),

@@ -1,0 +1,218 @@
+"""Which path answers a slice-edit request, and the user's label corrected by the edits.
+
+The user's uploaded label is the base; an answer changes it only where the edits give a
+reason. Three paths, chosen per request (:func:`choose_path`):
+
+- ``network``: the uploaded label is the network's own view of the image (outside the edited
+  slices each edited class agrees with the unedited network's answer in the window, DSC >=
+  ``agree_at``) and the feature update fitted every edit: the network's updated answer
+  (the paper's method, :mod:`lib.propagation.propagate`) answers in the window, as the
+  paper's setting assumes.
+- ``correction``: the label is not the network's (it came from clicks, another model, a hand,
+  another session), the update fitted every edit: the label is moved by the edits'
+  displacements (:func:`lib.propagation.shape.propagate_shape`), and near the edits (the
+  edited slices and ``near_slices`` each side, where the paper's update answers) the updated
+  network overrules it where it is confident (probability of its class >= ``confidence``),
+  between background and the redrawn classes only. Farther away nothing but the displacements
+  changes the user's label; structures the user did not redraw keep their voxels.
+- ``fallback``: the update could not fit an edit (the edited voxels' error after the
+  iterations above ``fit_error``: the network does not understand this image or structure):
+  the label moved by the edits' displacements alone, no network.
+
+Every path keeps the edited slices exactly as drawn, and the label outside the propagation
+window as uploaded. Arrays are (X, Y, Z) uint8 class labels on the image's grid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from lib.propagation.shape import REACH_SLICES, propagate_shape, redrawn
+from lib.propagation.update import UpdateReport
+
+PATHS: tuple[str, ...] = ("network", "correction", "fallback")
+#: Per-class DSC between the uploaded label and the unedited network's answer, at and above
+#: which the label counts as the network's own (the ``network`` path). The network's own
+#: prediction, made on the whole image, agrees with the window's answer at 0.85-1.0; 0.95
+#: sends it the network path when it is that answer up to resampling (validation phantoms
+#: 800-805: the correction path is as good on the network's own base, 0.865 vs 0.859 at one edit).
+AGREE_AT = 0.95
+#: The guard: an edit whose edited-voxel error after the update is above this is not fitted.
+FIT_ERROR = 0.25
+#: How sure the updated network must be of a class it changed to, to overrule the user's label.
+CONFIDENCE = 0.8
+
+
+@dataclass(frozen=True)
+class CorrectionSettings:
+    """How the answer is chosen and made (module doc).
+
+    Attributes:
+        agree_at: label-network foreground DSC from which the ``network`` path answers.
+        fit_error: the guard's edited-voxel error threshold.
+        confidence: the updated network's probability needed to overrule the user's label.
+        reach: slices beyond the outermost edit a displacement reaches
+            (:func:`lib.propagation.shape.propagate_shape`).
+    """
+
+    agree_at: float = AGREE_AT
+    fit_error: float = FIT_ERROR
+    confidence: float = CONFIDENCE
+    reach: int = REACH_SLICES
+
+    def __post_init__(self) -> None:
+        if not self.agree_at >= 0:
+            raise ValueError(f"agree_at must be >= 0 (above 1: never the network path), got {self.agree_at!r}")
+        if not 0 <= self.fit_error <= 1:
+            raise ValueError(f"fit_error must be in [0, 1], got {self.fit_error!r}")
+        if not 0.5 <= self.confidence <= 1:
+            raise ValueError(f"confidence must be in [0.5, 1], got {self.confidence!r}")
+        if isinstance(self.reach, bool) or not isinstance(self.reach, int) or self.reach < 0:
+            raise ValueError(f"reach must be an integer >= 0, got {self.reach!r}")
+
+
+@dataclass(frozen=True)
+class PathChoice:
+    """The path that answers and why (``reason``, one sentence for the JSON result)."""
+
+    path: str
+    reason: str
+    agreement: float
+
+
+def choose_path(
+    reports: Sequence[UpdateReport], agreement: float, agree_at: float = AGREE_AT, fit_error: float = FIT_ERROR
+) -> PathChoice:
+    """The path (module doc) from the update's reports and the label-network agreement."""
+    unfitted = [(n, r.error_after) for n, r in enumerate(reports) if r.error_after > fit_error]
+    if unfitted:
+        n, error = unfitted[0]
+        return PathChoice(
+            "fallback",
+            f"the feature update did not fit edit {n} (edited-voxel error {error:.2f} > {fit_error} after the "
+            f"iterations): the edits' displacements alone answer",
+            agreement,
+        )
+    if agreement >= agree_at:
+        return PathChoice(
+            "network",
+            f"the label agrees with the network's own answer (foreground DSC {agreement:.2f} >= {agree_at}): "
+            "the network's updated answer answers in the window",
+            agreement,
+        )
+    return PathChoice(
+        "correction",
+        f"the label is not the network's (foreground DSC {agreement:.2f} < {agree_at}): the label, moved by the "
+        "edits' displacements and by the network's confident changes near the edits",
+        agreement,
+    )
+
+
+def edit_classes(label: np.ndarray, axis: int, slices: Sequence[int]) -> list[int]:
+    """Classes on the edited slices (what the edits are about); all the label's when those are empty."""
+    planes = np.concatenate([np.take(label, s, axis=axis).ravel() for s in slices])
+    classes = sorted(set(np.unique(planes).tolist()) - {0})
+    return classes or sorted(set(np.unique(label).tolist()) - {0})
+
+
+def redrawn_classes(label: np.ndarray, axis: int, slices: Sequence[int], spacing: Sequence[float]) -> list[int]:
+    """The :func:`edit_classes` the user changed (:func:`lib.propagation.shape.redrawn`); all of
+    them when none looks changed (the user redrew a slice as it was: nothing to propagate anyway)."""
+    classes = edit_classes(label, axis, slices)
+    changed = [c for c in classes if redrawn(label == c, axis, slices, spacing)]
+    return changed or classes
+
+
+def foreground_agreement(label: np.ndarray, network: np.ndarray, classes: Sequence[int], where: np.ndarray) -> float:
+    """The lowest over ``classes`` of the DSC between two labels' masks of that class inside the bool
+    mask ``where`` (1.0 for a class empty in both): a large structure's agreement cannot hide a
+    small one's disagreement."""
+    scores = []
+    for value in classes:
+        a, b = (label == value) & where, (network == value) & where
+        total = int(a.sum()) + int(b.sum())
+        scores.append(1.0 if total == 0 else 2.0 * int((a & b).sum()) / total)
+    return min(scores, default=1.0)
+
+
+def slab(shape: Sequence[int], axis: int, slices: Sequence[int], near: int) -> np.ndarray:
+    """(X, Y, Z) bool: the slices ``slices`` along ``axis`` and ``near`` slices each side."""
+    mask = np.zeros(tuple(shape), bool)
+    for s in slices:
+        where: list = [slice(None)] * 3
+        where[axis] = slice(max(0, s - near), s + near + 1)
+        mask[tuple(where)] = True
+    return mask
+
+
+def shape_corrected(
+    label: np.ndarray, axis: int, slices: Sequence[int], spacing: Sequence[float], reach: int = REACH_SLICES
+) -> np.ndarray:
+    """The label with each edited class moved by the edits' displacements (module doc).
+
+    A class grows only over background and shrinks to background; the edited slices stay as drawn.
+    """
+    out = label.copy()
+    for value in edit_classes(label, axis, slices):
+        mask = label == value
+        moved = propagate_shape(mask, axis, slices, spacing, reach)
+        out[mask & ~moved] = 0
+        out[moved & ~mask & (label == 0)] = value
+    return out
+
+
+def with_network_changes(
+    corrected: np.ndarray,
+    updated: np.ndarray,
+    confidence: np.ndarray,
+    near: np.ndarray,
+    classes: Sequence[int],
+    min_confidence: float = CONFIDENCE,
+) -> np.ndarray:
+    """``corrected`` with the updated network's confident answer near the edits (module doc).
+
+    Args:
+        corrected: the shape-corrected user label.
+        updated: the network's answer after the edits, on the same grid.
+        confidence: (X, Y, Z) the updated network's probability of ``updated``'s class.
+        near: where the network may overrule the label (near the edits, inside the window).
+        classes: the redrawn classes: changes between them and background only (another
+            structure the user did not redraw keeps its voxels).
+    """
+    allowed = [0, *classes]
+    changed = (updated != corrected) & near & (confidence >= min_confidence)
+    changed &= np.isin(updated, allowed) & np.isin(corrected, allowed)
+    out = corrected.copy()
+    out[changed] = updated[changed]
+    return out
+
+
+def paste_slices(answer: np.ndarray, label: np.ndarray, axis: int, slices: Sequence[int]) -> np.ndarray:
+    """``answer`` with the edited slices taken from ``label`` (as the user drew them)."""
+    out = answer.copy()
+    for s in slices:
+        where: list = [slice(None)] * 3
+        where[axis] = s
+        out[tuple(where)] = label[tuple(where)]
+    return out
+
+
+def label_changes(before: np.ndarray, after: np.ndarray, axis: int) -> dict:
+    """What an answer changed in the uploaded label: voxels added to / removed from a class
+    (a voxel moved between two classes counts in both) and the slices (along ``axis``) touched."""
+    changed = before != after
+    touched = np.flatnonzero(changed.any(axis=tuple(a for a in range(3) if a != axis)))
+    return {
+        "voxels_added": int((changed & (after > 0)).sum()),
+        "voxels_removed": int((changed & (before > 0)).sum()),
+        "slices_touched": [int(s) for s in touched],
+    }
+
+
+__all__ = [
+    "AGREE_AT", "CONFIDENCE", "FIT_ERROR", "PATHS", "CorrectionSettings", "PathChoice", "choose_path", "edit_classes",
+    "foreground_agreement", "label_changes", "redrawn_classes", "paste_slices", "shape_corrected", "slab", "with_network_changes",
+]

@@ -1,0 +1,160 @@
+"""The user's label as the base: shape propagation, the path choice, the guard, the engine's answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lib.gaussian_click.preprocess import prepare_array
+from lib.phantom import PhantomConfig, generate_phantom
+from lib.propagation.bases import dilated, eroded, shifted
+from lib.propagation.correct import (
+    CorrectionSettings,
+    choose_path,
+    foreground_agreement,
+    label_changes,
+    shape_corrected,
+    with_network_changes,
+)
+from lib.propagation.engine import PropagationEngine, check_edits
+from lib.propagation.shape import propagate_shape, slice_weights
+from lib.propagation.update import UpdateReport, UpdateSettings
+from tests.lib.test_propagation import tiny_unet
+
+
+def cylinder(radius: float, shape=(40, 40, 20), z=(3, 17), centre=(20, 20)) -> np.ndarray:
+    x, y = np.ogrid[: shape[0], : shape[1]]
+    disk = (x - centre[0]) ** 2 + (y - centre[1]) ** 2 <= radius**2
+    mask = np.zeros(shape, bool)
+    mask[..., z[0]: z[1]] = disk[..., None]
+    return mask
+
+
+def test_an_edit_that_grows_a_contour_grows_its_neighbours_and_fades_away():
+    label = cylinder(5)
+    truth = cylinder(8)
+    label[..., 10] = truth[..., 10]  # the user redrew slice 10 three voxels wider
+    out = propagate_shape(label, 2, [10], (1.0, 1.0, 2.0), reach=3)
+    area = out.sum(axis=(0, 1))
+    assert area[9] == area[11] and label[..., 11].sum() < area[12] < area[11] < truth[..., 11].sum()  # fading
+    assert np.array_equal(out[..., 14:], label[..., 14:]) and np.array_equal(out[..., :6], label[..., :6])
+    assert np.array_equal(out[..., 10], label[..., 10])  # the edit as drawn
+
+
+def test_between_two_edits_the_displacement_is_interpolated():
+    label = cylinder(5)
+    for s in (6, 14):
+        label[..., s] = cylinder(9)[..., s]
+    out = propagate_shape(label, 2, [6, 14], (1.0, 1.0, 1.0), reach=0)
+    target = cylinder(9)[..., 10].sum()
+    assert all(abs(out[..., t].sum() - target) < 0.05 * target for t in range(7, 14))
+    assert np.array_equal(out[..., 15:], label[..., 15:])  # reach 0: nothing beyond the edits
+
+
+def test_empty_drawings_and_empty_slices_are_not_propagated():
+    label = cylinder(5)
+    label[..., 10] = False  # the user erased slice 10: says nothing about how the neighbours move
+    assert np.array_equal(propagate_shape(label, 2, [10], (1.0, 1.0, 1.0)), label)
+    assert slice_weights(5, [], 3) == [] and slice_weights(20, [10], 3) == []
+
+
+def test_a_far_structure_of_the_same_class_is_not_touched():
+    other = cylinder(4, shape=(80, 40, 20), centre=(65, 20))
+    label = cylinder(4, shape=(80, 40, 20)) | other
+    label[..., 10] = (cylinder(7, shape=(80, 40, 20)) | other)[..., 10]  # only the first tumour redrawn
+    out = propagate_shape(label, 2, [10], (1.0, 1.0, 1.0))
+    assert np.array_equal(out[50:], label[50:]) and out[:40, :, 11].sum() > label[:40, :, 11].sum()
+
+
+def test_base_kinds_move_the_truth_as_named():
+    truth = cylinder(6)
+    assert eroded(truth).sum() < truth.sum() < dilated(truth).sum()
+    assert np.array_equal(eroded(truth)[..., 2], truth[..., 2])  # in-plane only: empty slices stay empty
+    moved = shifted(truth, (3.0, 3.0, 6.0), (6.0, 3.0, 0.0))
+    assert np.array_equal(moved[22:, 21:], truth[20:-2, 20:-1])
+
+
+def test_the_guard_and_the_agreement_choose_the_path():
+    fitted, unfitted = UpdateReport(3, 0.6, 0.02), UpdateReport(12, 1.0, 0.8)
+    assert choose_path([fitted], 0.95).path == "network"
+    assert choose_path([fitted], 0.5).path == "correction"
+    guard = choose_path([fitted, unfitted], 0.95)
+    assert guard.path == "fallback" and "did not fit edit 1" in guard.reason and "0.80" in guard.reason
+    with pytest.raises(ValueError, match="confidence must be in"):
+        CorrectionSettings(confidence=0.2)
+
+
+def test_agreement_is_the_worst_edited_class():
+    a = np.zeros((10, 10, 4), np.uint8)
+    a[:5] = 2  # a large heart both agree on
+    a[6:8, 6:8] = 1
+    b = a.copy()
+    b[6:8, 6:8] = 0  # the network has no GTV there
+    where = np.ones(a.shape, bool)
+    assert foreground_agreement(a, b, [1, 2], where) == 0.0 and foreground_agreement(a, b, [2], where) == 1.0
+
+
+def test_network_changes_are_taken_only_near_the_edits_and_when_confident():
+    corrected = np.zeros((6, 6, 6), np.uint8)
+    corrected[5] = 2  # a structure the user did not redraw
+    updated = np.ones_like(corrected)
+    confidence = np.full(corrected.shape, 0.9, np.float32)
+    confidence[0] = 0.6
+    near = np.zeros(corrected.shape, bool)
+    near[..., 2:4] = True
+    out = with_network_changes(corrected, updated, confidence, near, [1], 0.8)
+    assert (out[1:5, :, 2:4] == 1).all() and not out[0].any() and not out[:5, :, :2].any() and not out[:5, :, 4:].any()
+    assert (out[5] == 2).all()
+
+
+def test_shape_correction_grows_only_over_background_and_reports_changes():
+    label = np.where(cylinder(5), 1, 0).astype(np.uint8)
+    label[:, :3] = 2  # another structure the GTV may not overwrite
+    label[..., 10] = np.where(cylinder(8)[..., 10], 1, label[..., 10])
+    out = shape_corrected(label, 2, [10], (1.0, 1.0, 1.0))
+    assert (out[:, :3] == 2).all()
+    changes = label_changes(label, out, 2)
+    assert changes["voxels_added"] > 0 and changes["voxels_removed"] == 0
+    assert 10 not in changes["slices_touched"] and {9, 11} <= set(changes["slices_touched"])
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    return generate_phantom(PhantomConfig(seed=3))
+
+
+def _shrunk_gtv_label(phantom) -> tuple[np.ndarray, int]:
+    """The truth with the GTV eroded (a label the network never drew) and one slice redrawn true."""
+    truth = phantom.label
+    z = int(np.nonzero((truth == 1).any(axis=(0, 1)))[0].mean())
+    label = np.where(truth == 1, 0, truth).astype(np.uint8)
+    label[eroded(truth == 1)] = 1
+    label[..., z] = truth[..., z]
+    return label, z
+
+
+def test_a_label_the_network_does_not_know_stays_intact_beyond_the_edits_reach(phantom):
+    prepared = prepare_array(phantom.image, phantom.affine, 3)
+    label, z = _shrunk_gtv_label(phantom)
+    engine = PropagationEngine(tiny_unet(), 2, settings=UpdateSettings("adam", 2, 0.1), near_slices=2,
+                               correction=CorrectionSettings(reach=2))
+    answer = engine.propagate(prepared, check_edits(label, [z], 2, label.shape))
+    assert answer.choice.path in ("correction", "fallback")  # an untrained network's view is not this label
+    far = np.ones(label.shape[2], bool)
+    far[z - 3: z + 4] = False  # reach 2 beyond the edit, near slices 2
+    np.testing.assert_array_equal(answer.label[..., far], label[..., far])
+    assert np.array_equal(answer.label[..., z], label[..., z])
+    assert (answer.label == 2).sum() == (label == 2).sum()  # the heart the user drew is the user's
+    assert set(answer.changes["slices_touched"]) <= set(range(z - 3, z + 4)) - {z}
+    assert answer.changes["voxels_added"] > 0  # the eroded neighbours grew toward the drawn slice
+
+
+def test_an_update_that_cannot_fit_the_edit_takes_the_fallback_and_says_so(phantom):
+    prepared = prepare_array(phantom.image, phantom.affine, 3)
+    label, z = _shrunk_gtv_label(phantom)
+    engine = PropagationEngine(tiny_unet(), 2, settings=UpdateSettings("adam", 0, 0.1))  # no step: no fit
+    answer = engine.propagate(prepared, check_edits(label, [z], 2, label.shape))
+    assert answer.reports[0].error_after > 0.25
+    assert answer.choice.path == "fallback" and "did not fit edit 0" in answer.choice.reason
+    expected = shape_corrected(label, 2, [z], tuple(float(v) for v in np.linalg.norm(phantom.affine[:3, :3], axis=0)))
+    np.testing.assert_array_equal(answer.label, expected)  # the displacements alone, no network
