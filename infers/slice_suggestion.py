@@ -69,6 +69,12 @@ class _Suggestion(BasicInferTask):
     def is_valid(self) -> bool:
         return self.get_path() is not None
 
+    def pre_transforms(self, data=None) -> list:
+        return []  # the ensemble loads and prepares the image itself
+
+    def post_transforms(self, data=None) -> list:
+        return []
+
     def __call__(self, request, callbacks=None):
         start = time.perf_counter()
         weights = self.get_path()

@@ -1,6 +1,7 @@
 """Scoring method ``uncertainty`` (``POST /scoring/uncertainty``): score unlabelled images, store the scores.
 
-Params (all optional): ``{"model": "segmentation" | "online", "images": [id, ...], "force": false}``.
+Params (all optional): ``{"model": "segmentation" | "online", "images": [id, ...], "force": false,
+"augmentations": [...]}`` (test-time augmentations, default the app's four; fewer is faster).
 Default: every unlabelled image whose stored record is missing or stale (made by other
 weights). Each record (``lib.active_learning.record``) is written into the image's info in
 the datastore file under its lock, after re-reading that file: the scoring runs in MONAI
@@ -75,6 +76,7 @@ class UncertaintyScoring(ScoringMethod):
             return {"model": model, "scored": [], "note": f"model {model!r} has no weights yet"}
         images = request.get("images") or datastore.get_unlabeled_images()
         force = bool(request.get("force", False))
+        augmentations = check_augmentations(request.get("augmentations") or self.augmentations)
         network = self.models.network(model)
         scored, skipped, start = {}, 0, time.perf_counter()
         for image_id in images:
@@ -83,7 +85,7 @@ class UncertaintyScoring(ScoringMethod):
                 skipped += 1
                 continue
             t = time.perf_counter()
-            maps = uncertainty_maps({model: network}, datastore.get_image_uri(image_id), self.augmentations)
+            maps = uncertainty_maps({model: network}, datastore.get_image_uri(image_id), augmentations)
             record = score_record(maps, version, time.perf_counter() - t)
             records = dict(datastore.get_image_info(image_id).get(INFO_KEY) or {})
             records[model] = record
