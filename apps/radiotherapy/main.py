@@ -22,9 +22,8 @@ if str(REPO_ROOT) not in sys.path:  # lib/, infers/, trainers/ live at the repos
     sys.path.insert(0, str(REPO_ROOT))
 
 from monailabel.interfaces.app import MONAILabelApp  # noqa: E402
+from monailabel.interfaces.tasks.scoring import ScoringMethod  # noqa: E402
 from monailabel.interfaces.tasks.strategy import Strategy  # noqa: E402
-from monailabel.tasks.activelearning.first import First  # noqa: E402
-from monailabel.tasks.activelearning.random import Random  # noqa: E402
 
 from apps.radiotherapy.configs import CONFIGS  # noqa: E402
 from apps.radiotherapy.dicomweb import PacsDatastore, install_pacs_errors, is_dicomweb, open_pacs_datastore  # noqa: E402
@@ -33,6 +32,7 @@ from apps.radiotherapy.guards.datastore import AtomicLocalDatastore, datastore_o
 from apps.radiotherapy.http_errors import check_infer_request, install_http_errors  # noqa: E402
 from apps.radiotherapy.ohif import install_ohif_route  # noqa: E402
 from apps.radiotherapy.online import EVENTS_FILE, ONLINE, AnnotationEvents, start_online_training  # noqa: E402
+from apps.radiotherapy.active_learning import ActiveLearning  # noqa: E402
 from lib.phantom.config import LABELS  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class RadiotherapyApp(MONAILabelApp):
             self.models[name] = config
         logger.info(f"+++ Using models: {list(self.models)}")
         self.events = AnnotationEvents(Path(self.model_dir) / EVENTS_FILE)
+        self.active_learning = ActiveLearning(self.model_dir, online=ONLINE in self.models)
         super().__init__(
             app_dir=app_dir,
             studies=studies,
@@ -85,13 +86,17 @@ class RadiotherapyApp(MONAILabelApp):
         infers = {}
         for config in self.models.values():
             infers.update(config.infer())
+        infers.update(self.active_learning.infers())
         return infers
 
     def init_trainers(self):
         return {name: t for name, config in self.models.items() if (t := config.trainer()) is not None}
 
     def init_strategies(self) -> dict[str, Strategy]:
-        return {"random": Random(), "first": First()}
+        return self.active_learning.strategies()
+
+    def init_scoring_methods(self) -> dict[str, ScoringMethod]:
+        return self.active_learning.scoring_methods()
 
     def on_init_complete(self):
         install_http_errors()
@@ -100,6 +105,7 @@ class RadiotherapyApp(MONAILabelApp):
         install_guards(self.conf, LABELS, Path(self.model_dir) / "uploads")
         install_ohif_route(app)
         install_pacs_errors(app)
+        self._auto_update_scoring = False  # MONAI Label re-runs every scoring method after each next-sample
         super().on_init_complete()
         online = self.models.get(ONLINE)
         if online is not None and (online.work_dir / "state.json").exists():
@@ -116,6 +122,7 @@ class RadiotherapyApp(MONAILabelApp):
     def next_sample(self, request):
         result = super().next_sample(request)
         self.events.served(result.get("id") if isinstance(result, dict) else None)
+        self.active_learning.score_in_background(self.datastore(), "next sample")
         return result
 
     def on_save_label(self, image_id, label_id):

@@ -1,0 +1,194 @@
+"""Slice suggestion: edits on the suggested slices against random and oracle slices, with propagation.
+
+    python -m lib.active_learning.evaluate_slices --cases 30 --out results/active_learning
+
+For each held-out phantom (seeds 900+): the automatic model's prediction (UNet, no
+augmentation), then 1 and 2 GTV slice edits (the true slice drawn, as the propagation
+evaluation's simulated user) along the S-I-nearest axis, propagated by slice-edit propagation
+(``lib.propagation``, fusion module at level 2, as the app serves it), on:
+
+- ``suggested``: the slice suggestion's top slice (GTV expected wrong voxels under the
+  UNet's test-time-augmentation ensemble); the second edit's slice is the suggestion asked
+  again with the label after the first propagation uploaded and the first slice excluded
+  (what the Slicer module does);
+- ``random``: slices drawn uniformly within the true GTV's extent along the axis;
+- ``oracle``: the worst slices by the truth (largest Hausdorff distance, the propagation
+  evaluation's simulated user, ``lib.simulators.slice_editor.worst_slices``).
+
+Whole-volume GTV DSC after propagation. Written: ``slices.json``, ``slices.md``, ``slices.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import nibabel as nib  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from lib.active_learning.members_cache import cached_members  # noqa: E402
+from lib.active_learning.scores import expected_errors, rank_slices, slice_scores, superior_inferior_axis  # noqa: E402
+from lib.active_learning.uncertainty import combine_members  # noqa: E402
+from lib.atomic import write_atomically  # noqa: E402
+from lib.evaluation.report import json_safe  # noqa: E402
+from lib.gaussian_click.preprocess import prepare_file  # noqa: E402
+from lib.machine import describe_machine  # noqa: E402
+from lib.metrics import dice  # noqa: E402
+from lib.phantom.datastore import write_datastore  # noqa: E402
+from lib.propagation.engine import PropagationEngine, check_edits  # noqa: E402
+from lib.propagation.evaluate import user_label  # noqa: E402
+from lib.propagation.train_fusion import load_fusion  # noqa: E402
+from lib.segmentation.evaluate import load_network  # noqa: E402
+from lib.segmentation.train import TEST_SEED  # noqa: E402
+from lib.session_cache import SessionCache  # noqa: E402
+from lib.simulators.slice_editor import worst_slices  # noqa: E402
+
+GTV = 1
+METHODS = ("suggested", "random", "oracle")
+
+
+def redrawn(prediction: np.ndarray, truth: np.ndarray, axis: int, slices: Sequence[int]) -> np.ndarray:
+    """The prediction with the GTV redrawn as the truth on ``slices`` along ``axis``."""
+    moved = user_label(np.moveaxis(prediction, axis, 2).copy(), np.moveaxis(truth, axis, 2), GTV, slices)
+    return np.moveaxis(moved, 2, axis)
+
+
+def suggest(probabilities: np.ndarray, label: np.ndarray, axis: int, exclude: Sequence[int]) -> int | None:
+    """The top GTV slice of the suggestion for ``label``, or None."""
+    ranked = rank_slices(slice_scores(expected_errors(probabilities, label, (GTV,)), axis), exclude, top=1)
+    return ranked[0]["index"] if ranked else None
+
+
+def evaluate_case(engine: PropagationEngine, image: Path, members, names, affine, truth, spacing,
+                  rng: np.random.Generator) -> dict:
+    """GTV DSC of the base and of each method after 1 and 2 edits; the slices chosen."""
+    served = combine_members(members, names, affine, ["unet/identity"]).label
+    probabilities = combine_members(members, names, affine, ["unet/"]).probabilities
+    axis = superior_inferior_axis(affine)
+    prepared = prepare_file(image, 3)
+    target = truth == GTV
+    row: dict = {"base_dsc": dice(served == GTV, target), "axis": axis, "methods": {}}
+    extent = np.flatnonzero(np.moveaxis(target, axis, 0).reshape(target.shape[axis], -1).any(1))
+    random_slices = [int(s) for s in rng.choice(extent, size=min(2, len(extent)), replace=False)]
+    oracle = [e.index for e in worst_slices(served == GTV, target, 2, axis, spacing)]
+    for method in METHODS:
+        slices: list[int] = []
+        answers = []
+        label = served
+        for k in (1, 2):
+            if method == "suggested":
+                s = suggest(probabilities, label, axis, slices)
+            elif method == "random":
+                s = random_slices[k - 1] if k <= len(random_slices) else None
+            else:
+                s = oracle[k - 1] if k <= len(oracle) else None
+            if s is None:
+                answers.append(answers[-1] if answers else row["base_dsc"])
+                continue
+            slices.append(int(s))
+            drawn = redrawn(served, truth, axis, slices)
+            answer = engine.propagate(prepared, check_edits(drawn, slices, axis, truth.shape), key=f"{image}/{method}")
+            label = answer.label
+            answers.append(dice(label == GTV, target))
+        row["methods"][method] = {"slices": slices, "dsc": answers}
+    return row
+
+
+def summarise(cases: dict) -> dict:
+    rows = list(cases.values())
+    out: dict = {"cases": len(rows), "base_dsc": float(np.mean([r["base_dsc"] for r in rows]))}
+    for method in METHODS:
+        for k in (1, 2):
+            out[f"{method}_dsc_{k}"] = float(np.mean([r["methods"][method]["dsc"][k - 1] for r in rows]))
+    for k in (1, 2):
+        gain_oracle = out[f"oracle_dsc_{k}"] - out[f"random_dsc_{k}"]
+        gain = out[f"suggested_dsc_{k}"] - out[f"random_dsc_{k}"]
+        out[f"recovered_fraction_of_oracle_gain_{k}"] = gain / gain_oracle if gain_oracle > 0 else None
+    return out
+
+
+def plot(summary: dict, path: Path) -> None:
+    figure, ax = plt.subplots(figsize=(5.5, 4))
+    for method in METHODS:
+        ax.plot([0, 1, 2], [summary["base_dsc"], summary[f"{method}_dsc_1"], summary[f"{method}_dsc_2"]],
+                marker="o", label=method)
+    ax.set(xlabel="slice edits (propagated)", ylabel="GTV DSC, whole volume", xticks=[0, 1, 2],
+           title=f"{summary['cases']} held-out phantoms")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    figure.tight_layout()
+    write_atomically(path, lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
+    plt.close(figure)
+
+
+def markdown(result: dict) -> str:
+    s = result["summary"]
+    lines = ["# Slice suggestion: which slices to edit", "", result["description"], "",
+             "| edits | base | suggested | random (within extent) | oracle (worst by truth) | suggested's share of "
+             "oracle's gain over random |", "|---|---|---|---|---|---|"]
+    for k in (1, 2):
+        share = s[f"recovered_fraction_of_oracle_gain_{k}"]
+        lines.append(f"| {k} | {s['base_dsc']:.3f} | {s[f'suggested_dsc_{k}']:.3f} | {s[f'random_dsc_{k}']:.3f} | "
+                     f"{s[f'oracle_dsc_{k}']:.3f} | {'-' if share is None else f'{share:.2f}'} |")
+    lines += ["", f"Command: `{result['command']}`", f"Machine: {result['machine']}; load (1 min) mean "
+              f"{result['load_mean']:.2f}; {result['minutes']:.1f} min.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=30)
+    parser.add_argument("--data", type=Path, default=Path("build/phantoms/heldout"))
+    parser.add_argument("--cache", type=Path, default=Path("build/active_learning/members"))
+    parser.add_argument("--fusion", default="models/propagation_unet/fusion.pt")
+    parser.add_argument("--out", type=Path, default=Path("results/active_learning"))
+    parser.add_argument("--seed", type=int, default=0, help="seeds the random slices")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 1)))
+    start = time.time()
+    images = write_datastore(args.data, args.cases, TEST_SEED, prefix="test")
+    unet = load_network("models/segmentation/weights.pt")
+    networks = {"unet": unet, "dynunet": load_network("models/segmentation_dynunet/weights.pt")}
+    fusion, meta = load_fusion(args.fusion)
+    engine = PropagationEngine(unet, int(meta["level"]), fusion, cache=SessionCache(4, 2 * 1024**3))
+    rng = np.random.default_rng(args.seed)
+    cases, loads = {}, []
+    command = "python -m lib.active_learning.evaluate_slices " + shlex.join(sys.argv[1:] if argv is None else argv)
+    for image in tqdm(images, desc="cases", unit="case"):
+        members, names, affine, _ = cached_members(args.cache, image, networks)
+        truth_file = nib.load(str(args.data / "labels" / "final" / image.name))
+        truth = np.asarray(truth_file.dataobj).astype(np.uint8)
+        spacing = tuple(float(s) for s in truth_file.header.get_zooms()[:3])
+        cases[image.name.removesuffix(".nii.gz")] = evaluate_case(engine, image, members, names, affine, truth,
+                                                                  spacing, rng)
+        loads.append(os.getloadavg()[0])
+        result = {
+            "description": (
+                f"{len(cases)} held-out phantoms (seeds {TEST_SEED}+); GTV; automatic model `models/segmentation`; "
+                f"propagation with fusion `{args.fusion}` (level {meta['level']}); suggestion from the UNet x 4 "
+                "test-time augmentations (the app's default scoring); random slices seeded by --seed."
+            ),
+            "command": command, "machine": str(describe_machine()), "load_mean": float(np.mean(loads)),
+            "minutes": (time.time() - start) / 60, "summary": summarise(cases), "cases": cases,
+        }
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_atomically(args.out / "slices.json", lambda tmp: tmp.write_text(json.dumps(json_safe(result), indent=1)))
+        write_atomically(args.out / "slices.md", lambda tmp: tmp.write_text(markdown(result)))
+    plot(result["summary"], args.out / "slices.png")
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Active-learning strategies and scoring methods: thin MONAI Label adapters over ``lib.active_learning``."""
