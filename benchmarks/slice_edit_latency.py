@@ -34,7 +34,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.click_latency import write_studies  # noqa: E402
-from lib.gaussian_click.preprocess import prepare_file  # noqa: E402
+from lib.imaging.prepare import prepare_file  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
 from lib.propagation.engine import PropagationEngine, check_edits  # noqa: E402
 from lib.propagation.train_fusion import load_fusion  # noqa: E402

@@ -43,7 +43,7 @@ import cc3d
 import numpy as np
 import torch
 
-from lib.gaussian_click.preprocess import PreparedImage
+from lib.imaging.prepare import PreparedImage
 from lib.propagation.fusion import FusionModule
 from lib.propagation.propagate import NEAR_RULES, PropagationState, WindowEdit, base_probabilities, propagate_edits
 from lib.propagation.split import SplitFeatures, SplitNetwork

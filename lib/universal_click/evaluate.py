@@ -32,8 +32,8 @@ from monai.transforms import Orientation
 from lib.evaluation.harness import evaluate
 from lib.evaluation.registry import make_segmenter
 from lib.evaluation.report import write_report
-from lib.gaussian_click.preprocess import prepare_array
-from lib.gaussian_click.preprocess import first_channel_tensor
+from lib.imaging.prepare import prepare_array
+from lib.imaging.prepare import first_channel_tensor
 from lib.machine import describe_machine
 from lib.metrics import dice
 from lib.universal_click.cases import held_out_cases, real_ct_cases

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from monai.transforms import Orientation
 
 from lib.gaussian_click.inputs import SIGMA_VOXELS, encode_guidance
-from lib.gaussian_click.preprocess import PreparedImage, first_channel_tensor
+from lib.imaging.prepare import PreparedImage, first_channel_tensor
 from lib.imaging.intensity import Policy, choose_policy, normalise
 from lib.interaction.clicks import Click
 from lib.universal_click.space import CLICK_MARGIN, MAX_ROI, MAX_ZOOM_STEPS, MIN_SPACING_MM, ROI, ZOOM_FACTOR
@@ -64,7 +64,7 @@ class PreparedUniversal:
 
     Attributes:
         prepared: the RAS image (1, X', Y', Z') in model units, with input affine and shape
-            (:class:`lib.gaussian_click.preprocess.PreparedImage`, dims 3).
+            (:class:`lib.imaging.prepare.PreparedImage`, dims 3).
         policy: the intensity policy used.
         spacing: RAS voxel size (X', Y', Z') mm.
     """

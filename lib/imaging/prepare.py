@@ -1,0 +1,279 @@
+"""An image in a click model's space, and its answers back on the input grid (every method's home).
+
+Moved from ``lib/gaussian_click/preprocess.py`` (issue 18): DIN, 2S-ICR, propagation, the Gaussian-click
+and universal click models and the infer tasks import it from here.
+
+Model space: RAS orientation (``Orientationd``: axes permuted and flipped, never resampled),
+voxel size ``model_spacing(dims)`` mm (``Spacingd``), CT channel 0 only, windowed to
+``CT_WINDOW_HU`` and scaled to [-1, 1]. The paper resampled slices to 1 x 1 mm and
+standardised intensities; our phantoms are 3 mm in plane, so we keep 3 mm (a 512 x 512
+clinical slice becomes about 140 x 140 pixels, cheap on a CPU), and window as the project's
+automatic model does.
+
+- 2D: in-plane spacing 3 x 3 mm; the slice spacing of the input is kept (``Spacingd``'s
+  rule for a non-positive pixdim), so each model-space axial slice is one input slice of an
+  axially stored image, which is the slice the stock Slicer SmartEdit panel updates.
+- 3D: 3 x 3 x 6 mm, the automatic model's spacing.
+
+A :class:`PreparedImage` keeps the model-space image together with what is needed to map
+clicks in (``clicks_to_model``) and answers out (``to_input_grid``): the model-space affine
+(on the MetaTensor) and the input affine and shape. Answers go back by resampling from the
+model grid onto the input grid with MONAI's ``SpatialResample``, which is what inverting
+``Spacing`` and ``Orientation`` does, but restricted to the box the network answered for.
+It is what the session cache holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from monai.data import MetaTensor
+from monai.transforms import (
+    Compose,
+    EnsureChannelFirstd,
+    LoadImaged,
+    MapTransform,
+    Orientationd,
+    ScaleIntensityRanged,
+    Spacingd,
+    SpatialResample,
+)
+
+from lib.imaging.intensity import CT_WINDOW_HU
+from lib.interaction.clicks import Click
+from lib.interaction.coordinates import map_points, round_to_voxel
+from lib.segmentation.transforms import KeepFirstChanneld
+
+#: 0 keeps the input's spacing on that axis (2D: the slices stay the input's slices).
+SPACING_2D: tuple[float, float, float] = (3.0, 3.0, 0.0)
+SPACING_3D: tuple[float, float, float] = (3.0, 3.0, 6.0)
+
+
+def model_spacing(dims: int) -> tuple[float, float, float]:
+    """Model-space voxel size (X, Y, Z) in mm for a 2D or 3D model (0: the input's).
+
+    Raises:
+        ValueError: ``dims`` is not 2 or 3.
+    """
+    if dims not in (2, 3):
+        raise ValueError(f"dims must be 2 or 3, got {dims!r}")
+    return SPACING_2D if dims == 2 else SPACING_3D
+
+
+def load_transforms(keys: Sequence[str] = ("image",)) -> list[MapTransform]:
+    """Paths -> (C, X, Y, Z) MetaTensors as stored (affine in RAS mm); the image keeps channel 0."""
+    return [
+        LoadImaged(keys=tuple(keys), image_only=True),
+        EnsureChannelFirstd(keys=tuple(keys)),
+        KeepFirstChanneld(keys="image"),
+    ]
+
+
+def spatial_transforms(dims: int, keys: Sequence[str] = ("image",)) -> list[MapTransform]:
+    """The invertible part: RAS, then model spacing (bilinear for the image, nearest otherwise)."""
+    keys = tuple(keys)
+    modes = tuple("bilinear" if k == "image" else "nearest" for k in keys)
+    return [
+        Orientationd(keys=keys, axcodes="RAS", allow_missing_keys=True),
+        Spacingd(keys=keys, pixdim=model_spacing(dims), mode=modes, allow_missing_keys=True),
+    ]
+
+
+def intensity_transform() -> MapTransform:
+    """CT window ``CT_WINDOW_HU`` -> [-1, 1], clipped."""
+    low, high = CT_WINDOW_HU
+    return ScaleIntensityRanged(keys="image", a_min=low, a_max=high, b_min=-1.0, b_max=1.0, clip=True)
+
+
+def model_space_transforms(dims: int, keys: Sequence[str] = ("image", "label")) -> list[MapTransform]:
+    """Paths -> model space, for training and validation (image and label together)."""
+    return [*load_transforms(keys), *spatial_transforms(dims, keys), intensity_transform()]
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedImage:
+    """An image in model space, with what is needed to map clicks in and answers out.
+
+    Attributes:
+        image: (1, X', Y', Z') float32 MetaTensor in model space, with its affine.
+        input_affine: (4, 4) voxel index -> RAS mm of the input image.
+        input_shape: (X, Y, Z) size of the input image.
+        dims: 2 or 3, the model the space was made for.
+    """
+
+    image: MetaTensor
+    input_affine: np.ndarray
+    input_shape: tuple[int, int, int]
+    dims: int
+
+    @property
+    def spatial_shape(self) -> tuple[int, int, int]:
+        """(X', Y', Z') size of the model-space image."""
+        x, y, z = self.image.shape[1:]
+        return int(x), int(y), int(z)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the model-space image, bytes (for the session cache's bound)."""
+        return int(self.image.element_size() * self.image.nelement())
+
+    def check_clicks(self, clicks: Iterable[Click]) -> list[Click]:
+        """``clicks`` as a list, each checked to be a Click inside the input image.
+
+        Raises:
+            ValueError: no clicks, or a click that is not a Click or lies outside (named).
+        """
+        clicks = list(clicks)
+        if not clicks:
+            raise ValueError("no clicks: give at least one foreground click [i, j, k]")
+        for n, click in enumerate(clicks):
+            if not isinstance(click, Click):
+                raise ValueError(f"clicks[{n}] = {click!r} is not a Click")
+            if not all(0 <= v < s for v, s in zip(click.index, self.input_shape)):
+                raise ValueError(
+                    f"click {list(click.index)} is outside the image of size {list(self.input_shape)}"
+                )
+        return clicks
+
+    def clicks_to_model(self, clicks: Iterable[Click]) -> list[Click]:
+        """Clicks on the input image (indices i, j, k) as clicks on the nearest model-space voxel.
+
+        Every voxel of the input lies in the model image's field of view, but MONAI's
+        ``Spacing`` grid can stop short of the input's outermost voxel centres when it
+        upsamples (9 mm -> 3 mm: model voxel -1 is input voxel 0). Such a click goes to the
+        nearest model voxel, the border one, which is where it is; nothing else is moved.
+
+        Raises:
+            ValueError: as :meth:`check_clicks`.
+        """
+        checked = self.check_clicks(clicks)
+        positions = map_points([c.index for c in checked], self.input_affine, self.image.affine, round=False)
+        nearest = round_to_voxel(np.clip(positions, 0, np.asarray(self.spatial_shape) - 1))
+        return [Click(tuple(int(v) for v in p), c.positive) for p, c in zip(nearest, checked)]  # type: ignore[misc]
+
+    def to_input_grid(
+        self, volume: np.ndarray | torch.Tensor, region: tuple[slice, slice, slice] | None = None
+    ) -> np.ndarray:
+        """A model-space map resampled onto the input image's grid (bilinear).
+
+        This is the inverse of the spatial transforms: MONAI's ``SpatialResample`` from the
+        model-space affine to the input affine, as inverting ``Spacing`` and ``Orientation``
+        does (border padding too: input voxels just beyond the model grid's last voxel centre
+        take its value).
+        Given a ``region`` (e.g. :meth:`input_region` of the window the network saw), only
+        that box of the input grid is computed and the rest is 0: a 2D answer costs one
+        slice, not the whole volume.
+
+        Args:
+            volume: (X', Y', Z') values on the model-space grid (e.g. probabilities).
+            region: a box of the INPUT grid (three unit-step slices); None: all of it.
+
+        Returns:
+            (X, Y, Z) float32 on the input grid, whose affine is ``input_affine``.
+        """
+        values = torch.as_tensor(np.asarray(volume, dtype=np.float32))
+        if tuple(values.shape) != self.spatial_shape:
+            raise ValueError(f"volume shape {tuple(values.shape)} differs from the model space {self.spatial_shape}")
+        box = region if region is not None else tuple(slice(0, n) for n in self.input_shape)
+        start = np.array([b.start for b in box], dtype=np.float64)
+        size = [b.stop - b.start for b in box]
+        grid = np.zeros(self.input_shape, dtype=np.float32)
+        if min(size) <= 0:
+            return grid
+        destination = self.input_affine.copy()
+        destination[:3, 3] += destination[:3, :3] @ start  # the box's own voxel (0, 0, 0)
+        source = MetaTensor(values[None], affine=self.image.affine.clone().to(torch.float64))
+        resample = SpatialResample(mode="bilinear", padding_mode="border", align_corners=False, dtype=torch.float32)
+        out = resample(source, dst_affine=torch.as_tensor(destination), spatial_size=size)
+        grid[box] = np.asarray(out[0].detach().cpu(), dtype=np.float32)
+        return grid
+
+    def input_region(self, box: tuple[slice, slice, slice], margin: int = 1) -> tuple[slice, slice, slice]:
+        """The box of the input grid whose voxel centres lie in a model-space box, plus ``margin`` voxels.
+
+        Args:
+            box: three unit-step slices into the model-space grid.
+            margin: extra input voxels per side (bilinear interpolation reaches one voxel further).
+        """
+        low = np.array([b.start for b in box], dtype=float) - 0.5
+        high = np.array([b.stop for b in box], dtype=float) - 0.5
+        corners = np.array(np.meshgrid(*zip(low, high), indexing="ij")).reshape(3, -1).T
+        inside = map_points(corners, self.image.affine, self.input_affine, round=False)
+        first = np.maximum(np.ceil(inside.min(axis=0)).astype(int) - margin, 0)
+        last = np.minimum(np.floor(inside.max(axis=0)).astype(int) + margin, np.asarray(self.input_shape) - 1)
+        return tuple(slice(int(a), int(b) + 1) for a, b in zip(first, last))  # type: ignore[return-value]
+
+
+def _check_image(image: MetaTensor, name: str) -> None:
+    """A (C, X, Y, Z) image; ValueError naming it otherwise."""
+    if image.ndim != 4 or min(image.shape[1:]) < 1:
+        raise ValueError(f"{name} must be a 3D image (C, X, Y, Z), got shape {tuple(image.shape)}")
+
+
+def _prepare(data: dict, dims: int, name: str) -> PreparedImage:
+    """Model space from a dict holding a (C, X, Y, Z) MetaTensor ``image`` as stored."""
+    _check_image(data["image"], name)
+    input_affine = np.asarray(data["image"].affine, dtype=np.float64)
+    input_shape = tuple(int(n) for n in data["image"].shape[1:])
+    data = Compose([*spatial_transforms(dims), intensity_transform()])(data)
+    image = data["image"].float()
+    return PreparedImage(image, input_affine, input_shape, dims)  # type: ignore[arg-type]
+
+
+def prepare_file(path: str | Path, dims: int) -> PreparedImage:
+    """Load an image file (NIfTI, NRRD, DICOM folder...) into model space.
+
+    Raises:
+        ValueError: a bad ``dims`` or an image that is not 3D.
+        Exception: the reader's own error for a file it cannot read.
+    """
+    model_spacing(dims)
+    data = Compose(load_transforms())({"image": str(path)})
+    return _prepare(data, dims, f"image '{path}'")
+
+
+def first_channel_tensor(image: np.ndarray, affine: np.ndarray) -> MetaTensor:
+    """Channel 0 of an in-memory (C, X, Y, Z) image as a (1, X, Y, Z) MetaTensor with its (4, 4)
+    voxel -> RAS mm affine and the metadata the loading transforms would give a file.
+
+    Raises:
+        ValueError: ``image`` is not 4D.
+    """
+    array = np.asarray(image, dtype=np.float32)
+    if array.ndim != 4:
+        raise ValueError(f"image must be (C, X, Y, Z), got shape {array.shape}")
+    affine = np.asarray(affine, dtype=np.float64)
+    meta = {"original_affine": affine, "spatial_shape": np.asarray(array.shape[1:]), "filename_or_obj": "array"}
+    return MetaTensor(torch.from_numpy(np.ascontiguousarray(array[:1])), affine=torch.as_tensor(affine), meta=meta)
+
+
+def prepare_array(image: np.ndarray, affine: np.ndarray, dims: int) -> PreparedImage:
+    """An in-memory image into model space.
+
+    Args:
+        image: (C, X, Y, Z); channel 0 is CT in HU (others are ignored).
+        affine: (4, 4) voxel index -> RAS mm.
+        dims: 2 or 3.
+    """
+    model_spacing(dims)
+    return _prepare({"image": first_channel_tensor(image, affine)}, dims, "image")
+
+
+__all__ = [
+    "CT_WINDOW_HU",
+    "SPACING_2D",
+    "SPACING_3D",
+    "PreparedImage",
+    "first_channel_tensor",
+    "intensity_transform",
+    "load_transforms",
+    "model_space_transforms",
+    "model_spacing",
+    "prepare_array",
+    "prepare_file",
+    "spatial_transforms",
+]
