@@ -42,7 +42,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.click_latency import write_studies  # noqa: E402
-from lib.gaussian_click.preprocess import prepare_file  # noqa: E402
+from lib.imaging.prepare import prepare_file  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
 from lib.propagation.bases import eroded  # noqa: E402
 from lib.propagation.engine import PropagationEngine, check_edits  # noqa: E402

@@ -45,7 +45,7 @@ from lib.evaluation.protocol import spacing_of
 from lib.gaussian_click.local_correction import correct_locally
 from lib.gaussian_click.network import gaussian_click_net
 from lib.gaussian_click.predict import segment_prepared
-from lib.gaussian_click.preprocess import PreparedImage, prepare_file
+from lib.imaging.prepare import PreparedImage, prepare_file
 from lib.interaction.clicks import parse_clicks
 from lib.phantom.config import LABELS
 from lib.session_cache import SessionCache, shared_cache

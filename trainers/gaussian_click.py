@@ -22,7 +22,7 @@ from monailabel.tasks.train.basic_train import BasicTrainTask, Context
 
 from lib.gaussian_click.click_loop import simulate_interactions
 from lib.gaussian_click.samples import RandStructureSampled, structure_values
-from lib.gaussian_click.preprocess import model_space_transforms
+from lib.imaging.prepare import model_space_transforms
 from lib.gaussian_click.train import PAPER_LR, PAPER_SEED, dice_loss
 from trainers.publish import PublishesAtomically
 

@@ -43,7 +43,7 @@ from lib.active_learning.scores import expected_errors, rank_slices, slice_score
 from lib.active_learning.uncertainty import combine_members  # noqa: E402
 from lib.atomic import write_atomically  # noqa: E402
 from lib.evaluation.report import json_safe  # noqa: E402
-from lib.gaussian_click.preprocess import prepare_file  # noqa: E402
+from lib.imaging.prepare import prepare_file  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
 from lib.metrics import dice  # noqa: E402
 from lib.phantom.datastore import write_datastore  # noqa: E402

@@ -5,7 +5,7 @@ stay thick) and builds the anisotropy into the network. Each modality has its mo
 (:class:`ModelSpace`, :data:`MODEL_SPACES`), RAS orientation in both, Z the slice axis:
 
 - ``"ct"`` (the default, and every model trained before STIR): the project's 3D click models'
-  space (:mod:`lib.gaussian_click.preprocess` with ``dims=3``, reused, not copied):
+  space (:mod:`lib.imaging.prepare` with ``dims=3``, reused, not copied):
   3 x 3 x 6 mm (X, Y, Z), CT channel 0 windowed to [-200, 200] HU and scaled to [-1, 1].
   The CT phantoms are stored at exactly that spacing, so model space is the stored grid,
   only reoriented.
@@ -32,14 +32,14 @@ import numpy as np
 import torch
 from monai.transforms import Compose, MapTransform, Orientationd, Spacingd
 
-from lib.gaussian_click.preprocess import (
+from lib.imaging.prepare import (
     CT_WINDOW_HU,
     SPACING_3D,
     PreparedImage,
     first_channel_tensor,
     load_transforms,
 )
-from lib.gaussian_click.preprocess import intensity_transform as ct_intensity_transform
+from lib.imaging.prepare import intensity_transform as ct_intensity_transform
 
 MODALITIES: tuple[str, ...] = ("ct", "mri_stir")
 #: CT model-space voxel size (X, Y, Z) in mm.

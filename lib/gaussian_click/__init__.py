@@ -17,7 +17,7 @@ The cache of prepared images is generic: :mod:`lib.session_cache`.
 
 from lib.gaussian_click.network import gaussian_click_net, load_network
 from lib.gaussian_click.predict import ClickSegmenter, segment_prepared
-from lib.gaussian_click.preprocess import PreparedImage, prepare_array, prepare_file
+from lib.imaging.prepare import PreparedImage, prepare_array, prepare_file
 
 __all__ = [
     "ClickSegmenter",

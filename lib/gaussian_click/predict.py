@@ -35,7 +35,7 @@ from lib.gaussian_click.inputs import (
     slice_window,
 )
 from lib.gaussian_click.network import load_network
-from lib.gaussian_click.preprocess import PreparedImage, prepare_file
+from lib.imaging.prepare import PreparedImage, prepare_file
 from lib.interaction.clicks import Click
 from lib.session_cache import SessionCache, file_key, session_key, shared_cache
 

@@ -30,7 +30,7 @@ from lib.gaussian_click.local_correction import (
 )
 from lib.gaussian_click.network import load_network
 from lib.gaussian_click.predict import answer_window, segment_prepared
-from lib.gaussian_click.preprocess import PreparedImage, prepare_array
+from lib.imaging.prepare import PreparedImage, prepare_array
 from lib.interaction.clicks import Click
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -41,7 +41,7 @@ from lib.atomic import save_weights_atomic, write_atomically
 from lib.gaussian_click.click_loop import MAX_INTERACTIONS_CHOICES, train_step
 from lib.gaussian_click.model_card import write_model_card
 from lib.gaussian_click.network import default_features, gaussian_click_net, load_network
-from lib.gaussian_click.preprocess import model_space_transforms, model_spacing
+from lib.imaging.prepare import model_space_transforms, model_spacing
 from lib.gaussian_click.samples import RandStructureSampled, structure_values
 from lib.gaussian_click.validate import VALIDATION_CLICKS, ValidationSet, evaluate, validation_set
 from lib.machine import describe_machine

@@ -40,6 +40,8 @@ class PhantomConfig:
         blur_mm: partial-volume blur, Gaussian sigma in mm.
         max_tumours: CT: at most this many tumours (at least one).
         oblique_degrees: rotation of the oblique header about (z, x) in degrees.
+        centre_mm: world position (RAS mm) of the field of view's centre; the anatomy does not
+            move, so a small field of view at a fine voxel size can look at one structure.
     """
 
     seed: int = 0
@@ -53,6 +55,7 @@ class PhantomConfig:
     blur_mm: float = 1.5
     max_tumours: int = 2
     oblique_degrees: tuple[float, float] = field(default=(14.0, 6.0))
+    centre_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
         if len(self.shape) != 3 or min(self.shape) < 8:

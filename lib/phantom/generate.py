@@ -164,6 +164,7 @@ def generate_phantom(config: PhantomConfig) -> Phantom:
     """Generate the study ``config`` describes. Deterministic: equal configs, equal arrays."""
     anatomy = draw_anatomy(config)
     affine = make_affine(config.shape, config.spacing, config.orientation, config.oblique_degrees)
+    affine[:3, 3] += np.asarray(config.centre_mm, dtype=float)
     masks = _masks(anatomy, world_coordinates(affine, config.shape))
     rng = np.random.default_rng([config.seed, 104729])
     noise = config.noise_level

@@ -53,7 +53,7 @@ import cc3d
 import numpy as np
 import torch
 
-from lib.gaussian_click.preprocess import PreparedImage
+from lib.imaging.prepare import PreparedImage
 from lib.propagation.correct import (
     CorrectionSettings,
     PathChoice,

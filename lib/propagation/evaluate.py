@@ -43,7 +43,7 @@ from tqdm import tqdm  # noqa: E402
 
 from lib.atomic import write_atomically  # noqa: E402
 from lib.evaluation.report import json_safe  # noqa: E402
-from lib.gaussian_click.preprocess import PreparedImage, prepare_file  # noqa: E402
+from lib.imaging.prepare import PreparedImage, prepare_file  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
 from lib.metrics import dice, hd95_mm, sensitivity, specificity  # noqa: E402
 from lib.phantom.config import LABELS  # noqa: E402

@@ -34,7 +34,7 @@ import torch
 from tqdm import tqdm
 
 from lib.atomic import save_weights_atomic, sha256_of, write_atomically
-from lib.gaussian_click.preprocess import prepare_file
+from lib.imaging.prepare import prepare_file
 from lib.machine import describe_machine
 from lib.phantom.config import LABELS
 from lib.phantom.datastore import write_datastore

@@ -6,7 +6,7 @@ intensities: CT windowed to [-200, 200] HU and scaled to [-1, 1]; PET z-scored o
 volume (mean 0, standard deviation 1). The stage-1 CT model shipped in
 ``models/segmentation`` was trained on exactly this CT channel.
 
-A prepared image is :class:`lib.gaussian_click.preprocess.PreparedImage` with ``dims=3``
+A prepared image is :class:`lib.imaging.prepare.PreparedImage` with ``dims=3``
 (model-space image with its affine, the input affine and shape): it maps clicks in
 (``clicks_to_model``) and answers out (``to_input_grid``). :func:`to_model_grid` is the
 other direction, for a previous answer that arrives on the input grid (the harness's
@@ -34,7 +34,7 @@ from monai.transforms import (
     Transform,
 )
 
-from lib.gaussian_click.preprocess import PreparedImage
+from lib.imaging.prepare import PreparedImage
 from lib.segmentation.transforms import MODEL_SPACING
 
 CT_WINDOW_HU: tuple[float, float] = (-200.0, 200.0)

@@ -15,7 +15,7 @@ from lib.din.preprocess import STIR_RANGE, STIR_SPACING_MM, model_space, prepare
 from lib.din.samples import STIR_CLICK_SAMPLER, click_sampler
 from lib.din.segmenter import DinHarnessSegmenter, shipped_weights
 from lib.evaluation.cases import case_from_phantom
-from lib.gaussian_click.preprocess import prepare_array as gaussian_click_prepare_array
+from lib.imaging.prepare import prepare_array as gaussian_click_prepare_array
 from lib.interaction.clicks import Click
 from lib.phantom import PhantomConfig, generate_phantom
 from lib.phantom.config import stir_config

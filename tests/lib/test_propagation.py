@@ -7,7 +7,7 @@ import pytest
 import torch
 from monai.networks.nets import DynUNet, SegResNet, UNet
 
-from lib.gaussian_click.preprocess import prepare_array
+from lib.imaging.prepare import prepare_array
 from lib.phantom import PhantomConfig, generate_phantom
 from lib.propagation.engine import InputCoordinates, PropagationEngine, check_edits
 from lib.propagation.fusion import FusionModule

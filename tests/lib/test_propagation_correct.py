@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lib.gaussian_click.preprocess import prepare_array
+from lib.imaging.prepare import prepare_array
 from lib.phantom import PhantomConfig, generate_phantom
 from lib.propagation.bases import dilated, eroded, shifted
 from lib.propagation.correct import (

@@ -6,6 +6,7 @@ from apps.radiotherapy.configs.online import OnlineConfig
 from apps.radiotherapy.configs.segmentation import SegmentationConfig
 from apps.radiotherapy.configs.slice_propagation import SlicePropagationConfig
 from apps.radiotherapy.configs.two_stage import TwoStageConfig
+from apps.radiotherapy.configs.universal_click import UniversalClickConfig
 
 CONFIGS = {
     "segmentation": SegmentationConfig,
@@ -14,4 +15,5 @@ CONFIGS = {
     "online": OnlineConfig,
     "two_stage": TwoStageConfig,
     "din": DinConfig,
+    "universal_click": UniversalClickConfig,
 }

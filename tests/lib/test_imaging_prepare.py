@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lib.gaussian_click.preprocess import prepare_array, prepare_file
+from lib.imaging.prepare import prepare_array, prepare_file
 from lib.interaction.clicks import Click
 from tests.lib.gaussian_click_data import SHAPE, write_volume
 
@@ -105,7 +105,7 @@ def test_a_2d_image_is_refused(tmp_path):
 def test_resampling_back_equals_monais_inverse_of_the_transforms(tmp_path, orientation, dims):
     from monai.transforms import Compose
 
-    from lib.gaussian_click.preprocess import load_transforms, spatial_transforms
+    from lib.imaging.prepare import load_transforms, spatial_transforms
 
     path, _, _ = write_volume(tmp_path, orientation, (20, 18, 6), (2.0, 2.5, 5.0))
     spatial = spatial_transforms(dims)

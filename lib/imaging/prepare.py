@@ -1,4 +1,7 @@
-"""An image in the Gaussian-click model's space, and its answers back on the input grid.
+"""An image in a click model's space, and its answers back on the input grid (every method's home).
+
+DIN, 2S-ICR, propagation, the Gaussian-click and universal click models and the infer tasks
+import it from here.
 
 Model space: RAS orientation (``Orientationd``: axes permuted and flipped, never resampled),
 voxel size ``model_spacing(dims)`` mm (``Spacingd``), CT channel 0 only, windowed to
@@ -40,11 +43,11 @@ from monai.transforms import (
     SpatialResample,
 )
 
+from lib.imaging.intensity import CT_WINDOW_HU
 from lib.interaction.clicks import Click
 from lib.interaction.coordinates import map_points, round_to_voxel
 from lib.segmentation.transforms import KeepFirstChanneld
 
-CT_WINDOW_HU: tuple[float, float] = (-200.0, 200.0)
 #: 0 keeps the input's spacing on that axis (2D: the slices stay the input's slices).
 SPACING_2D: tuple[float, float, float] = (3.0, 3.0, 0.0)
 SPACING_3D: tuple[float, float, float] = (3.0, 3.0, 6.0)

@@ -1,0 +1,132 @@
+"""Evaluate the universal click model on what it never saw, with the baselines in the same run.
+
+    python -m lib.universal_click.evaluate --cell 3x3x6:ct --cases 10 --max-clicks 10
+    python -m lib.universal_click.evaluate --cell 1mm:t1_like --cases 4 --structures gtv,spinal_canal
+    python -m lib.universal_click.evaluate --cell real:ct            # the slicerio chest CT
+    python -m lib.universal_click.evaluate --cell gtv:ct --methods universal_click_3d,gaussian_click_3d,graph_cut,random_walker
+
+Each run: the harness (:mod:`lib.evaluation`) in ``own`` click mode (each method's clicks
+from its own answers, ``din_evaluation`` simulator) and in ``shared`` mode (the universal
+model's clicks replayed to the others), written to ``results/universal_click_<cell>/``
+(``own/`` and ``shared/``: eval.json, eval.md, dsc_vs_clicks.png) and ``ceiling.json``: per
+case, the resolution ceiling of the universal model's last region (the truth passed through
+its resampling and back) and of the other methods (graph cut and random walker work on the
+image's own grid: 1.0; the Gaussian-click 3D model: its 3 x 3 x 6 mm space), the load and
+the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from monai.transforms import Orientation
+
+from lib.evaluation.harness import evaluate
+from lib.evaluation.registry import make_segmenter
+from lib.evaluation.report import write_report
+from lib.imaging.prepare import prepare_array
+from lib.imaging.prepare import first_channel_tensor
+from lib.machine import describe_machine
+from lib.metrics import dice
+from lib.universal_click.cases import held_out_cases, real_ct_cases
+from lib.universal_click.segmenter import UniversalClickSegmenter
+from lib.universal_click.space import HELD_OUT
+from lib.universal_click.zoom import resolution_ceiling_mask
+
+
+def cases_of(cell: str, count: int, structures: Sequence[str], margin_mm: float):
+    """The cases of a cell ``<resolution>:<contrast>``, ``real:<contrast>`` or ``gtv:ct`` (in-family)."""
+    resolution, contrast = cell.split(":")
+    if resolution == "real":
+        return list(real_ct_cases(contrast, margin_mm))
+    if resolution == "gtv":
+        from lib.evaluation.cases import phantom_cases
+
+        return list(phantom_cases(count, 900, "gtv", margin_mm))
+    return list(held_out_cases(count, resolution, contrast, structures, 900, margin_mm))
+
+
+def ras_truth(case) -> np.ndarray:
+    """The case's truth in RAS order (what the universal model's grid is)."""
+    tensor = first_channel_tensor(case.truth[None].astype(np.float32), case.affine)
+    return np.asarray(Orientation(axcodes="RAS")(tensor)[0]) > 0.5
+
+
+def gaussian_3d_ceiling(case) -> float:
+    """DSC of the truth through the Gaussian-click 3D model's 3 x 3 x 6 mm space and back."""
+    prepared = prepare_array(case.truth[None].astype(np.float32) * 400.0 - 200.0, case.affine, 3)
+    model = (np.asarray(prepared.image[0]) + 1.0) / 2.0
+    return dice(prepared.to_input_grid(model) > 0.5, case.truth)
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cell", required=True)
+    parser.add_argument("--cases", type=int, default=10)
+    parser.add_argument("--structures", default=",".join(HELD_OUT))
+    parser.add_argument("--methods", default="universal_click_3d,graph_cut,random_walker")
+    parser.add_argument("--max-clicks", type=int, default=10)
+    parser.add_argument("--margin-mm", type=float, default=30.0)
+    parser.add_argument("--no-shared", action="store_true", help="skip the shared-click run")
+    parser.add_argument("--weights", default=None)
+    parser.add_argument("--out", default="results")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    start, loads = time.time(), [os.getloadavg()]
+    cases = cases_of(args.cell, args.cases, args.structures.split(","), args.margin_mm)
+    name = "universal_click_" + args.cell.replace(":", "_")
+    folder = Path(args.out) / name
+    report: dict = {"cell": args.cell, "cases": [c.case_id for c in cases], "machine": dataclasses.asdict(describe_machine())}
+    for mode in ("own", "shared"):
+        if mode == "shared" and args.no_shared:
+            continue
+        segmenters = []
+        for method in args.methods.split(","):
+            if method == "universal_click_3d":
+                segmenters.append(UniversalClickSegmenter(args.weights))
+            else:
+                segmenters.append(make_segmenter(method))
+        result = evaluate(segmenters, cases, "din_evaluation", args.max_clicks, 0, mode,
+                          "universal_click_3d" if mode == "shared" else None)
+        result["command"] = vars(args)
+        write_report(result, folder, mode)
+        loads.append(os.getloadavg())
+        universal = segmenters[0]
+        if mode == "own":
+            ceilings = {}
+            for case in cases:
+                region = universal.regions.get(case.case_id, [None])[-1]
+                row = {"structure": case.structure, "truth_voxels": int(case.truth.sum()),
+                       "policy": universal.policies.get(case.case_id), "native": 1.0}
+                if region is not None:
+                    truth = ras_truth(case)
+                    row["universal_click_3d"] = dice(resolution_ceiling_mask(truth, region), truth)
+                    row["region"] = {"size": list(region.size), "zoom": [round(z, 3) for z in region.zoom]}
+                row["gaussian_click_3d_space"] = gaussian_3d_ceiling(case)
+                ceilings[case.case_id] = row
+            report["ceiling"] = ceilings
+            report["own"] = {n: {"dsc_at_clicks": m["dsc_at_clicks"], "noc": m["noc"]}
+                             for n, m in result["methods"].items()}
+            report["seconds_per_click"] = {
+                n: float(np.mean([r["seconds"] for r in m["rows"] if r["k"] > 0 and r["click"] is not None] or [0]))
+                for n, m in result["methods"].items()}
+        else:
+            report["shared"] = {n: {"dsc_at_clicks": m["dsc_at_clicks"]} for n, m in result["methods"].items()}
+    report["load_average"] = [round(v[0], 2) for v in loads]
+    report["wall_seconds"] = time.time() - start
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "summary.json").write_text(json.dumps(report, indent=1, default=float))
+    print(json.dumps({k: report[k] for k in ("cell", "own", "wall_seconds") if k in report}, indent=1, default=float))
+    return report
+
+
+if __name__ == "__main__":
+    main()
