@@ -31,6 +31,7 @@ from apps.radiotherapy.dicomweb import PacsDatastore, install_pacs_errors, is_di
 from apps.radiotherapy.http_errors import check_infer_request, install_http_errors  # noqa: E402
 from apps.radiotherapy.ohif import install_ohif_route  # noqa: E402
 from apps.radiotherapy.online import EVENTS_FILE, ONLINE, AnnotationEvents, start_online_training  # noqa: E402
+from apps.radiotherapy.warmup import start_warmup  # noqa: E402
 from lib.phantom.config import LABELS  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class RadiotherapyApp(MONAILabelApp):
         install_ohif_route(app)
         install_pacs_errors(app)
         super().on_init_complete()
+        start_warmup(self)  # each served task's first pass, in a background thread
         online = self.models.get(ONLINE)
         if online is not None and (online.work_dir / "state.json").exists():
             start_online_training(reason="resuming the online training of an earlier server run", delay_s=3.0)
