@@ -8,6 +8,7 @@
         (default: <app>/model). Shipped weights stay in models/ at the repository root.
         The annotation-time log is ``<model_dir>/annotation_events.jsonl``
         (``python -m lib.online.timing --log <that file>`` reports it).
+    warmup: ``false`` skips the warm-up at start (``apps/radiotherapy/warmup.py``; default on).
 """
 
 from __future__ import annotations
