@@ -5,7 +5,7 @@
 The first request after a start pays what no later one does: torch's first pass through a
 network (library and kernel set-up), the first read of an image file and the first write of
 an answer. A daemon thread pays it instead, before a user clicks: it writes a tiny generated
-study (48 x 48 x 24 voxels, and for the slice-edit task a label) to a temporary folder
+study (48 x 48 x 24 voxels; CT, or CT + PET for a PET-CT task; for the slice-edit task a label) to a temporary folder
 outside the datastore, calls every served task once on it the way the server calls a task
 (image path in the request, no datastore, no annotation event, no saved label), deletes the
 folder, and logs one line per task and a closing ``warm-up done`` line. ``/info`` and every
@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,19 +42,24 @@ CLIENT_ID = "server-warmup"
 WARMUP: dict[str, Any] = {"state": "off", "tasks": {}}
 
 
-def warmup_files(folder: Path) -> tuple[Path, Path, list[int]]:
-    """Write the warm-up image and a label (GTV on its middle slice) into ``folder``.
+def warmup_files(folder: Path) -> tuple[dict[int, Path], Path, list[int]]:
+    """Write the warm-up images (CT; CT + PET as (X, Y, Z, 2)) and a label (GTV on its middle
+    slice) into ``folder``.
 
     Returns:
-        The image path, the label path and the voxel (i, j, k) at the image's centre.
+        Image path per channel count (1, 2), the label path and the voxel (i, j, k) at the centre.
     """
-    phantom = generate_phantom(STUDY)
+    phantom = generate_phantom(replace(STUDY, pet=True))
     centre = [s // 2 for s in STUDY.shape]
     label = np.zeros(STUDY.shape, np.uint8)
     label[centre[0] - 4: centre[0] + 4, centre[1] - 4: centre[1] + 4, centre[2]] = LABELS["gtv"]
-    image = save_nifti_atomic(phantom.image[0].astype(np.float32), phantom.affine, folder / "warmup.nii.gz")
+    images = {
+        1: save_nifti_atomic(phantom.image[0].astype(np.float32), phantom.affine, folder / "warmup.nii.gz"),
+        2: save_nifti_atomic(np.moveaxis(phantom.image, 0, -1).astype(np.float32), phantom.affine,
+                             folder / "warmup_petct.nii.gz"),
+    }
     label_path = save_nifti_atomic(label, phantom.affine, folder / "warmup_label.nii.gz")
-    return image, label_path, centre
+    return images, label_path, centre
 
 
 def warmup_request(name: str, image: Path, label: Path, centre: list[int]) -> dict[str, Any]:
@@ -76,9 +82,10 @@ def run_warmup(infers: dict[str, Any]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     folder = Path(tempfile.mkdtemp(prefix="monailabel_warmup_"))
     try:
-        image, label, centre = warmup_files(folder)
+        images, label, centre = warmup_files(folder)
         for name, task in infers.items():
             start = time.perf_counter()
+            image = images.get(getattr(task, "image_channels", 1), images[1])  # PET-CT tasks want both channels
             try:
                 answer, _ = task(warmup_request(name, image, label, centre))
                 results[name] = {"seconds": round(time.perf_counter() - start, 2)}

@@ -18,20 +18,22 @@ class Failing:
 
 
 class Echo:
-    def __init__(self):
+    def __init__(self, image_channels=1):
         self.requests = []
+        self.image_channels = image_channels
 
     def __call__(self, request):
         self.requests.append(request)
         return None, {}
 
 
-def test_warmup_files_hold_an_image_and_a_label_on_its_grid(tmp_path):
+def test_warmup_files_hold_images_and_a_label_on_their_grid(tmp_path):
     import nibabel as nib
 
-    image, label, centre = warmup_files(tmp_path)
-    assert nib.load(image).shape == STUDY.shape == nib.load(label).shape
-    np.testing.assert_allclose(nib.load(image).affine, nib.load(label).affine)
+    images, label, centre = warmup_files(tmp_path)
+    assert nib.load(images[1]).shape == STUDY.shape == nib.load(label).shape
+    assert nib.load(images[2]).shape == (*STUDY.shape, 2)  # CT and PET, channels last as the datastore has them
+    np.testing.assert_allclose(nib.load(images[1]).affine, nib.load(label).affine)
     assert np.asarray(nib.load(label).dataobj)[tuple(centre)] == 1
 
 
@@ -45,10 +47,12 @@ def test_each_task_gets_its_kind_of_request(tmp_path):
 
 
 def test_a_failing_task_is_reported_and_the_others_still_run():
-    echo = Echo()
-    results = run_warmup({"broken": Failing(), "gaussian_click_2d": echo})
+    echo, petct = Echo(), Echo(image_channels=2)
+    results = run_warmup({"broken": Failing(), "gaussian_click_2d": echo, "two_stage": petct})
     assert results["broken"] == {"error": "RuntimeError: no weights"}
     assert "seconds" in results["gaussian_click_2d"] and len(echo.requests) == 1
+    assert echo.requests[0]["image"].endswith("warmup.nii.gz")
+    assert petct.requests[0]["image"].endswith("warmup_petct.nii.gz")
 
 
 def test_benchmark_sizes_boxes_and_clicks():
