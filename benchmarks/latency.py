@@ -346,6 +346,8 @@ def serve_once(task: str, studies: list[Study], conf: dict, root: Path, args, wa
         if task not in client.info()["models"]:
             raise SystemExit(f"the server offers no '{task}'; see {server.log_path}")
         waited = wait_for_warmup(server) if warmup else None
+        warmup_log = [line.split("warm-up", 1)[1].strip(" :") for line in server.log_tail(1_000_000).splitlines()
+                      if "warm-up" in line]
         results, first = [], None
         for study in studies:
             series = series_for(task, study, args.clicks, args.seed, bool(args.sizes), client, edits, args.clicks)
@@ -354,14 +356,15 @@ def serve_once(task: str, studies: list[Study], conf: dict, root: Path, args, wa
                 # 2S-ICR keeps one last answer per client: one client per mode
                 user = MONAILabelClient(server.url, tmpdir=str(client_dir), client_id=f"bench_{tag}_{mode}")
                 times, split = time_requests(user, task, requests, use_cache)
-                first = first if first is not None else {"study": study.image_id, "mode": mode, "ms": round(times[0], 1)}
+                if first is None:
+                    first = {"study": study.image_id, "mode": mode, "ms": round(times[0], 1)}
                 rows[mode] = {"image": study.image_id, **study.describe(), "mode": mode,
                               **summary(times, split, 2 if task == "two_stage" else 1)}
             for row in rows.values():
                 row["p50_over_cached"] = round(row["p50_ms"] / rows["cached"]["p50_ms"], 2)
                 results.append(row)
         first_series = next(r for r in results if r["image"] == first["study"] and r["mode"] == first["mode"])
-        return {"warmup": warmup, "warmup_wait_s": waited,
+        return {"warmup": warmup, "warmup_wait_s": waited, "warmup_log": warmup_log,
                 "server_first_request_ms": first["ms"], "server_first_request": f"{first['study']}/{first['mode']}",
                 "server_first_over_p50": round(first["ms"] / first_series["p50_ms"], 2),
                 "results": results, "server": peak_rss_mb(server.process.pid)}
