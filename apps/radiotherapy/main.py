@@ -8,6 +8,7 @@
         (default: <app>/model). Shipped weights stay in models/ at the repository root.
         The annotation-time log is ``<model_dir>/annotation_events.jsonl``
         (``python -m lib.online.timing --log <that file>`` reports it).
+    warmup: ``false`` skips the warm-up at start (``apps/radiotherapy/warmup.py``; default on).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from apps.radiotherapy.http_errors import check_infer_request, install_http_erro
 from apps.radiotherapy.ohif import install_ohif_route  # noqa: E402
 from apps.radiotherapy.online import EVENTS_FILE, ONLINE, AnnotationEvents, start_online_training  # noqa: E402
 from apps.radiotherapy.active_learning import ActiveLearning  # noqa: E402
+from apps.radiotherapy.warmup import start_warmup  # noqa: E402
 from lib.phantom.config import LABELS  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -107,6 +109,7 @@ class RadiotherapyApp(MONAILabelApp):
         install_pacs_errors(app)
         self._auto_update_scoring = False  # MONAI Label re-runs every scoring method after each next-sample
         super().on_init_complete()
+        start_warmup(self)  # each served task's first pass, in a background thread
         online = self.models.get(ONLINE)
         if online is not None and (online.work_dir / "state.json").exists():
             start_online_training(reason="resuming the online training of an earlier server run", delay_s=3.0)
