@@ -32,6 +32,19 @@ class AtomicLocalDatastore(LocalDatastore):
         if removed:
             logger.warning(f"removed {len(removed)} partial file(s) left by an interrupted write: {removed[:5]}")
         super().__init__(datastore_path, **kwargs)
+        handler = getattr(self, "_handler", None)  # MONAI Label's watchdog handler (auto_reload only)
+        if handler is not None:
+            # our index is replaced by a rename, which watchdog reports as a move, not a modification:
+            # without this, an index written by a task process (scoring, training) is never re-read
+            handler.on_moved = self._on_index_replaced
+
+    def _on_index_replaced(self, event: Any) -> None:
+        if getattr(event, "dest_path", None) != self._datastore_config_path:
+            return
+        if self._ignore_event_config:  # this process's own write
+            self._ignore_event_config = False
+            return
+        self._init_from_datastore_file()
 
     def add_image(self, image_id: str, image_filename: str, image_info: dict[str, Any]) -> str:
         id_, image_ext = self._to_id(os.path.basename(image_filename))
