@@ -4,7 +4,17 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from lib.label_check import check_same_grid, check_values, read_grid, read_label, remap, segment_value_map, write_label_like
+from lib.label_check import (
+    check_same_grid,
+    check_values,
+    indexed_value_map,
+    read_grid,
+    read_label,
+    read_raw_label,
+    remap,
+    segment_value_map,
+    write_label_like,
+)
 
 
 def _save(path, array, affine):
@@ -59,3 +69,26 @@ def test_slicer_segments_map_by_name_not_by_their_idx():
     assert remap(np.array([[[0, 1, 2]]]), mapping).tolist() == [[[0, 2, 1]]]
     with pytest.raises(ValueError, match="'liver'"):
         segment_value_map([{"name": "liver", "idx": 1}], {"gtv": 1})
+
+
+def test_a_raw_ohif_label_is_read_i_fastest_on_the_image_grid(grid):
+    folder, affine, label = grid
+    image = read_grid(_save(folder / "image.nii.gz", label.astype(np.int16), affine))
+    raw = folder / "label.bin"
+    label.ravel(order="F").tofile(raw)  # OHIF's voxel order: i fastest, then j, then k
+    assert np.array_equal(read_raw_label(str(raw), image), label)
+    (folder / "short.bin").write_bytes(b"\x01" * 10)
+    with pytest.raises(ValueError, match="10 voxels"):
+        read_raw_label(str(folder / "short.bin"), image)
+
+
+def test_ohif_segment_idx_is_the_value_in_the_file_and_names_map_to_the_app():
+    labels = {"gtv": 1, "heart": 2}
+    mapping = indexed_value_map([{"name": "Heart", "idx": 1}, {"name": "gtv", "idx": 3}], labels)
+    assert mapping == {1: 2, 3: 1}
+    array = np.array([[[0, 1, 3]]], np.uint8)
+    assert remap(array, mapping).tolist() == [[[0, 2, 1]]]
+    with pytest.raises(ValueError, match="liver"):
+        indexed_value_map([{"name": "liver", "idx": 1}], labels)
+    with pytest.raises(ValueError, match="idx"):
+        indexed_value_map([{"name": "gtv", "idx": "1"}], labels)
