@@ -45,7 +45,7 @@ from lib.active_learning.scores import expected_dice_error  # noqa: E402
 from lib.active_learning.select import choose_first, choose_random, choose_uncertain  # noqa: E402
 from lib.active_learning.uncertainty import uncertainty_maps  # noqa: E402
 from lib.atomic import write_atomically  # noqa: E402
-from lib.evaluation.report import json_safe  # noqa: E402
+from lib.evaluation.report import json_safe, write_png  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
 from lib.metrics import dice  # noqa: E402
 from lib.online.simulate import SESSION_SEED, box_annotation, correction_box  # noqa: E402
@@ -181,9 +181,7 @@ def plot(summary: dict, path: Path) -> None:
     for ax in (left, right):
         ax.grid(alpha=0.3)
         ax.legend()
-    figure.tight_layout()
-    write_atomically(path, lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
-    plt.close(figure)
+    write_png(figure, path, dpi=110)
 
 
 def markdown(result: dict) -> str:

@@ -52,7 +52,7 @@ from lib.active_learning.scores import (  # noqa: E402
 )
 from lib.active_learning.uncertainty import combine_members  # noqa: E402
 from lib.atomic import write_atomically  # noqa: E402
-from lib.evaluation.report import json_safe  # noqa: E402
+from lib.evaluation.report import json_safe, write_png  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
 from lib.metrics import dice  # noqa: E402
 from lib.phantom.datastore import write_datastore  # noqa: E402
@@ -137,9 +137,7 @@ def plot(cases: dict, folder: Path) -> None:
         ax.set(xlabel=f"image score ({variant})", ylabel="true error: mean of 1 - Dice (GTV, heart)",
                title=f"{len(rows)} held-out phantoms, Spearman {rho:.2f}")
         ax.grid(alpha=0.3)
-    figure.tight_layout()
-    write_atomically(folder / "image_scores.png", lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
-    plt.close(figure)
+    write_png(figure, folder / "image_scores.png", dpi=110)
     figure, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, label in zip(axes, ("all", "gtv")):
         s = np.concatenate([r[f"slices_{label}"]["score"] for r in rows])
@@ -149,9 +147,7 @@ def plot(cases: dict, folder: Path) -> None:
         ax.set(xscale="log", yscale="log", xlabel="slice score + 1 (expected wrong voxels)",
                ylabel="true wrong voxels + 1", title=f"S-I slices, {'GTV + heart' if label == 'all' else 'GTV'}")
         ax.grid(alpha=0.3)
-    figure.tight_layout()
-    write_atomically(folder / "slice_scores.png", lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
-    plt.close(figure)
+    write_png(figure, folder / "slice_scores.png", dpi=110)
 
 
 def markdown(result: dict) -> str:

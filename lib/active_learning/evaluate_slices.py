@@ -42,7 +42,7 @@ from lib.active_learning.members_cache import cached_members  # noqa: E402
 from lib.active_learning.scores import expected_errors, rank_slices, slice_scores, superior_inferior_axis  # noqa: E402
 from lib.active_learning.uncertainty import combine_members  # noqa: E402
 from lib.atomic import write_atomically  # noqa: E402
-from lib.evaluation.report import json_safe  # noqa: E402
+from lib.evaluation.report import json_safe, write_png  # noqa: E402
 from lib.imaging.prepare import prepare_file  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
 from lib.metrics import dice  # noqa: E402
@@ -128,9 +128,7 @@ def plot(summary: dict, path: Path) -> None:
            title=f"{summary['cases']} held-out phantoms")
     ax.grid(alpha=0.3)
     ax.legend()
-    figure.tight_layout()
-    write_atomically(path, lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
-    plt.close(figure)
+    write_png(figure, path, dpi=110)
 
 
 def markdown(result: dict) -> str:

@@ -37,6 +37,7 @@ from monai.transforms import MapTransform, Randomizable
 
 from lib.din.guides import GuideSettings, guide_maps
 from lib.din.preprocess import PAD_VALUE
+from lib.imaging.crop import cut
 from lib.interaction.clicks import Click
 from lib.simulators import DinTrainingSampler
 from lib.simulators.din_training import inplane_distance
@@ -159,18 +160,6 @@ def draw_patch(
     return PatchSpec(tuple(int(v) for v in start), flips, bool(len(points)))  # type: ignore[arg-type]
 
 
-def cut(volume: np.ndarray, start: Sequence[int], size: Sequence[int], fill: float) -> np.ndarray:
-    """The (*size) box of an (X, Y, Z) volume starting at ``start`` (may leave it: ``fill``)."""
-    out = np.full(tuple(size), fill, dtype=volume.dtype)
-    source, target = [], []
-    for s, n, total in zip(start, size, volume.shape):
-        a, b = max(s, 0), min(s + n, total)
-        source.append(slice(a, max(a, b)))
-        target.append(slice(a - s, a - s + max(0, b - a)))
-    out[tuple(target)] = volume[tuple(source)]
-    return out
-
-
 def paper_augmentation(
     patch: np.ndarray, target: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -280,7 +269,6 @@ __all__ = [
     "BoundaryClickSampler",
     "PatchSpec",
     "click_sampler",
-    "cut",
     "draw_patch",
     "make_batch",
     "make_sample",

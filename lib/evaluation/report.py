@@ -24,6 +24,14 @@ from lib.evaluation.summary import NOC_TARGETS  # noqa: E402
 TABLE_CLICKS: tuple[int, ...] = (0, 1, 2, 5, 10, 15, 20)
 
 
+def write_png(figure: "plt.Figure", path: str | Path, dpi: int = 110) -> Path:
+    """Lay out ``figure``, write it to ``path`` as PNG (temp + rename) and close it."""
+    figure.tight_layout()
+    write_atomically(path, lambda tmp: figure.savefig(tmp, dpi=dpi, format="png"))
+    plt.close(figure)
+    return Path(path)
+
+
 def json_safe(value: object) -> object:
     """``value`` with nan and inf replaced by None (strict JSON has neither) and numpy scalars as floats."""
     if isinstance(value, dict):

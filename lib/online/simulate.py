@@ -38,6 +38,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from lib.atomic import write_atomically  # noqa: E402
+from lib.evaluation.report import write_png  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
 from lib.metrics import dice  # noqa: E402
 from lib.online.annotation import ANNOTATED_BACKGROUND  # noqa: E402
@@ -136,9 +137,7 @@ def plot(rows: list[dict], path: Path) -> None:
     for ax in (left, right):
         ax.grid(alpha=0.3)
         ax.legend()
-    figure.tight_layout()
-    write_atomically(path, lambda tmp: figure.savefig(tmp, dpi=120, format="png"))
-    plt.close(figure)
+    write_png(figure, path, dpi=120)
 
 
 def markdown(result: dict) -> str:

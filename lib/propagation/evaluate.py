@@ -42,7 +42,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from lib.atomic import write_atomically  # noqa: E402
-from lib.evaluation.report import json_safe  # noqa: E402
+from lib.evaluation.report import json_safe, write_png  # noqa: E402
 from lib.imaging.prepare import PreparedImage, prepare_file  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
 from lib.metrics import dice, hd95_mm, sensitivity, specificity  # noqa: E402
@@ -240,9 +240,7 @@ def plot(result: dict, path: Path) -> None:
         ax.set(xlabel="edited slices", ylabel="whole-volume DSC", title=title)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    figure.tight_layout()
-    write_atomically(path, lambda tmp: figure.savefig(tmp, dpi=120, format="png"))
-    plt.close(figure)
+    write_png(figure, path, dpi=120)
 
 
 #: Base kinds (lib.propagation.bases) and the unseen family: the network's prediction on MRI STIR phantoms.
@@ -313,9 +311,7 @@ def plot_bases(result: dict, path: Path) -> None:
         ax.set(xlabel="edited slices", ylabel="whole-volume DSC", title=kind)
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
-    figure.tight_layout()
-    write_atomically(path, lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
-    plt.close(figure)
+    write_png(figure, path, dpi=110)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from monai.transforms import Orientation
 
 from lib.gaussian_click.inputs import SIGMA_VOXELS, encode_guidance
+from lib.imaging.crop import cut
 from lib.imaging.prepare import PreparedImage, first_channel_tensor
 from lib.imaging.intensity import Policy, choose_policy, normalise
 from lib.interaction.clicks import Click
@@ -132,20 +133,9 @@ def fit_region(shape: Sequence[int], spacing: Sequence[float], low: np.ndarray, 
     return Region(tuple(start), tuple(out_size), tuple(out_zoom))  # type: ignore[arg-type]
 
 
-def _crop(volume: np.ndarray, start: Sequence[int], extent: Sequence[int], fill: float) -> np.ndarray:
-    out = np.full(tuple(extent), fill, dtype=np.float32)
-    src, dst = [], []
-    for s, e, n in zip(start, extent, volume.shape):
-        a, b = max(s, 0), min(s + e, n)
-        src.append(slice(a, max(a, b)))
-        dst.append(slice(a - s, a - s + max(0, b - a)))
-    out[tuple(dst)] = volume[tuple(src)]
-    return out
-
-
 def to_model(volume: np.ndarray, region: Region, fill: float) -> np.ndarray:
     """The region of an (X', Y', Z') RAS volume at model resolution (``region.size``)."""
-    crop = _crop(volume, region.start, region.extent, fill)
+    crop = cut(np.asarray(volume, dtype=np.float32), region.start, region.extent, fill)
     if crop.shape == region.size:
         return crop
     tensor = torch.from_numpy(crop)[None, None]

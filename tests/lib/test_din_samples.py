@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from lib.din.guides import GuideSettings
-from lib.din.samples import PATCH_SIZE, RandDinPatchd, cut, draw_patch, make_batch, make_sample
+from lib.din.samples import PATCH_SIZE, RandDinPatchd, draw_patch, make_batch, make_sample
+from lib.imaging.crop import cut
 
 SHAPE = (60, 56, 20)
 
