@@ -52,11 +52,21 @@ def selected_models(conf: dict[str, str]) -> list[str]:
     return names
 
 
+def absolute_dir(path: str) -> str:
+    """``path`` made absolute against the directory the server started in, once, at start.
+
+    Every path the app keeps is absolute: ITK's lazy import changes the process's working
+    directory for a moment (in whichever thread first touches ITK), and a relative path checked
+    then names another file (2S-ICR's stage-1 weights went missing from ``/info`` that way).
+    """
+    return os.path.abspath(path)
+
+
 class RadiotherapyApp(MONAILabelApp):
     """Interactive GTV and organ contouring (Slicer and OHIF clients)."""
 
     def __init__(self, app_dir: str, studies: str, conf: dict[str, str]):
-        self.model_dir = conf.get("model_dir") or os.path.join(app_dir, "model")
+        self.model_dir = absolute_dir(conf.get("model_dir") or os.path.join(app_dir, "model"))
         os.makedirs(self.model_dir, exist_ok=True)
         self.models = {}
         for name in selected_models(conf):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from apps.radiotherapy.configs.two_stage import (
     SHIPPED_PETCT_REFINEMENT,
     SHIPPED_PETCT_STAGE1,
@@ -27,4 +29,17 @@ def test_petct_defaults_to_the_petct_stages_and_ct_keeps_its_own(tmp_path):
 
 def test_listed_members_still_win_on_petct(tmp_path):
     task = config(tmp_path, two_stage_modality="petct", two_stage_stage1="a.pt,b.pt", two_stage_refinement="c.pt,d.pt")
-    assert task.stage1 == ["a.pt", "b.pt"] and task.refinement == ["c.pt", "d.pt"] and task.ensemble
+    absolute = [os.path.abspath(p) for p in ("a.pt", "b.pt", "c.pt", "d.pt")]
+    assert task.stage1 == absolute[:2] and task.refinement == absolute[2:] and task.ensemble
+
+
+def test_relative_weights_keep_their_meaning_when_the_working_directory_changes(tmp_path, monkeypatch):
+    """ITK's lazy import changes the working directory for a moment in whichever thread touches it
+    first: a relative weights path checked then made 2S-ICR vanish from /info (CI, stop 21)."""
+    monkeypatch.chdir(SHIPPED_STAGE1.parents[2])  # the repository, where the shipped paths are relative
+    relative = os.path.relpath(SHIPPED_STAGE1)
+    task = config(tmp_path, two_stage_stage1=relative, two_stage_refinement=relative)
+    served = task.infer()["two_stage"]
+    assert served.is_valid()
+    monkeypatch.chdir(tmp_path)
+    assert served.is_valid() and task.stage1 == [str(SHIPPED_STAGE1)]

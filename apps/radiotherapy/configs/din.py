@@ -40,7 +40,7 @@ class DinConfig(TaskConfig):
 
     def init(self, name: str, model_dir: str, conf: dict[str, str], planner, **kwargs):
         super().init(name, model_dir, conf, planner, **kwargs)
-        models = Path(conf.get("din_models") or SHIPPED_MODELS)
+        models = Path(conf.get("din_models") or SHIPPED_MODELS).absolute()  # absolute: see main.absolute_dir
         model = conf.get("din_model") or DEFAULT_MODEL
         if not model.replace("_", "").isalnum():
             raise ValueError(f"din_model must be a model folder name such as 'din' or 'din_stir', got {model!r}")

@@ -40,7 +40,7 @@ class GaussianClickConfig(TaskConfig):
 
     def init(self, name: str, model_dir: str, conf: dict[str, str], planner, **kwargs):
         super().init(name, model_dir, conf, planner, **kwargs)
-        models = Path(conf.get("gaussian_click_models") or SHIPPED_MODELS)
+        models = Path(conf.get("gaussian_click_models") or SHIPPED_MODELS).absolute()  # absolute: see main.absolute_dir
         self.use_cache = bool(strtobool(conf.get("gaussian_click_cache", "true")))
         self.paths = {
             dims: [str(shipped_weights(models, dims)), os.path.join(model_dir, f"{name}_{dims}d.pt")] for dims in (2, 3)

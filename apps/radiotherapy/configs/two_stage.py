@@ -37,7 +37,10 @@ SHIPPED_PETCT_REFINEMENT = REPO_ROOT / "models" / "two_stage_petct" / "weights.p
 
 
 def _paths(text: str | None) -> list[str]:
-    return [p.strip() for p in (text or "").split(",") if p.strip()]
+    """Comma-separated paths, made absolute against the directory the server started in: a
+    relative path must not change meaning later (ITK's lazy import changes the process's working
+    directory for a moment, in whichever thread first touches it)."""
+    return [os.path.abspath(p.strip()) for p in (text or "").split(",") if p.strip()]
 
 
 class TwoStageConfig(TaskConfig):
