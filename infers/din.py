@@ -6,11 +6,11 @@ click models. Request params:
 
 - ``foreground`` / ``background``: ``[[i, j, k], ...]`` voxel indices of the image as stored
   (DeepEdit style ``{"label": "gtv", "gtv": [[i, j, k]]}`` is read as foreground too);
-- ``sigma``: ExpDT sigma in model voxels (CT 3 x 3 x 6 mm, STIR 2.4 x 2.4 x 7.5 mm), one
+- ``sigma``: ExpDT sigma in model voxels (CT 3 x 3 x 6 mm, STIR 2.4 x 2.4 x 7.5 mm), at most 64, one
   number or three in (X, Y, Z) order; default the trained (5, 5, 1), which is the paper's
   (z, y, x) = (1, 5, 5);
-- ``gamma``: ExpDT value at a click (default the trained 1);
-- ``boxes``: ``[[[i0, j0, k0], [i1, j1, k1]], ...]`` inclusive voxel corners; inference runs
+- ``gamma``: ExpDT value at a click (default the trained 1; at most 10);
+- ``boxes``: ``[[[i0, j0, k0], [i1, j1, k1]], ...]`` two opposite inclusive voxel corners (in either order); inference runs
   inside them only and the answer is 0 elsewhere (the paper's DINs-box);
 - ``use_cache``: false loads and pre-processes on every request (the plain MONAI Label way).
 

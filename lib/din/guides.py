@@ -39,6 +39,11 @@ DISTANCE_SCALE = 64.0
 #: GDT path cost per unit of model-space intensity (range 2 for [-1, 1]; lib.guidance suggests
 #: about 10 for a range of 1).
 GDT_EDGE_WEIGHT = 5.0
+#: Largest ExpDT sigma a request may set, in model voxels: beyond the network's patch scale the
+#: guide is flat over the whole window and tells the network nothing about where the click is.
+MAX_SIGMA_VOXELS = DISTANCE_SCALE
+#: Largest ExpDT value at a click a request may set (the shipped models are trained with 1).
+MAX_GAMMA = 10.0
 
 
 def _positive_triple(value: float | Sequence[float], name: str) -> tuple[float, float, float]:
@@ -48,6 +53,8 @@ def _positive_triple(value: float | Sequence[float], name: str) -> tuple[float, 
         raise ValueError(f"{name} must be a positive number or three (X, Y, Z), got {value!r}") from None
     if isinstance(value, bool) or len(values) != 3 or not all(np.isfinite(values)) or min(values) <= 0:
         raise ValueError(f"{name} must be a positive number or three positive numbers (X, Y, Z), got {value!r}")
+    if max(values) > MAX_SIGMA_VOXELS:
+        raise ValueError(f"{name} must be at most {MAX_SIGMA_VOXELS:g} model voxels per axis (X, Y, Z), got {value!r}")
     return values[0], values[1], values[2]
 
 
@@ -76,6 +83,8 @@ class GuideSettings:
         gamma = self.gamma
         if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not np.isfinite(gamma) or gamma <= 0:
             raise ValueError(f"gamma must be a positive number, got {gamma!r}")
+        if gamma > MAX_GAMMA:
+            raise ValueError(f"gamma must be at most {MAX_GAMMA:g}, got {gamma!r}")
         object.__setattr__(self, "gamma", float(gamma))
 
     def with_request(self, sigma: object = None, gamma: object = None) -> GuideSettings:

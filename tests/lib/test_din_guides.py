@@ -32,7 +32,8 @@ def test_gamma_and_sigma_from_a_request_change_the_map():
 
 @pytest.mark.parametrize("sigma, gamma, words", [
     ([1, 2], None, "sigma"), ("wide", None, "sigma"), ([1, -1, 1], None, "sigma"), (None, 0, "gamma"),
-    (None, "big", "gamma"),
+    (None, "big", "gamma"), (1e9, None, "at most 64 model voxels"), ([5, 5, 65], None, "at most 64"),
+    (None, 1e9, "gamma must be at most 10"),
 ])
 def test_bad_request_values_are_named(sigma, gamma, words):
     with pytest.raises(ValueError, match=words):

@@ -71,6 +71,9 @@ def test_box_mode_answers_inside_the_box_only(din_server):
     uncached, _ = client.infer(MODEL, "phantom_0000", {"foreground": [[50, 40, 20]], "boxes": [box],
                                                         "use_cache": False})
     np.testing.assert_array_equal(np.asarray(nib.load(uncached).dataobj), values)
+    inverted = [box[1], box[0]]  # dragged from the far corner: the same two opposite corners
+    flipped, _ = client.infer(MODEL, "phantom_0000", {"foreground": [[50, 40, 20]], "boxes": [inverted]})
+    np.testing.assert_array_equal(np.asarray(nib.load(flipped).dataobj), values)
 
 
 @pytest.mark.parametrize(
@@ -81,6 +84,8 @@ def test_box_mode_answers_inside_the_box_only(din_server):
         ({"foreground": [], "background": []}, "no clicks"),
         ({"foreground": [[1, 2, 3]], "sigma": [1, 2]}, "sigma must be"),
         ({"foreground": [[1, 2, 3]], "gamma": -1}, "gamma must be a positive number"),
+        ({"foreground": [[1, 2, 3]], "sigma": 1e9}, "sigma must be at most 64 model voxels"),
+        ({"foreground": [[1, 2, 3]], "gamma": 1e9}, "gamma must be at most 10"),
         ({"foreground": [[1, 2, 3]], "boxes": [[[0, 0, 0], [500, 5, 5]]]}, "boxes[0]"),
         ({"foreground": [[1, 2, 3]], "boxes": "everywhere"}, "boxes must be a list"),
     ],
