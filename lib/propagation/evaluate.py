@@ -129,7 +129,8 @@ def evaluate_case(
     """Every method's metrics for k = each of ``ks`` edits, and seconds per propagation.
 
     ``base``: the user's label (X, Y, Z) uint8 the edits are drawn into; None: the network's prediction.
-    Per k also the path each engine took (``paths``).
+    Per k also the path each engine took (``paths``) and the label-network agreement it chose by
+    (``agreement``, NaN for the paper's method).
     """
     if base is None:
         base, _ = predict_file(next(iter(engines.values())).split.network, image)
@@ -147,18 +148,20 @@ def evaluate_case(
             "paste": paste_edits(base == value, drawn == value, AXIS, slices),
             "interpolation": interpolate_edits(base == value, drawn == value, AXIS, slices),
         }
-        seconds, paths = {}, {}
+        seconds, paths, agreements = {}, {}, {}
         for name, engine in engines.items():
             start = time.perf_counter()
             answer = engine.propagate(prepared, check_edits(drawn, slices, AXIS, truth.shape), key=str(image))
             seconds[name] = (time.perf_counter() - start) / len(slices)
             answers[name] = answer.label == value
             paths[name] = answer.choice.path
+            agreements[name] = answer.choice.agreement
         row["by_k"][str(k)] = {
             "slices": slices,
             "methods": {name: case_metrics(a, target, spacing, slices) for name, a in answers.items()},
             "seconds_per_edit": seconds,
             "paths": paths,
+            "agreement": agreements,
         }
     return row
 
