@@ -34,6 +34,7 @@ from monai.data import MetaTensor
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.basic_infer import BasicInferTask
 
+from infers.answer import AnswerTask, network_time
 from infers.errors import HttpErrors
 from infers.request_files import ClickTaskBasics, cached_image
 from lib.din.guides import GuideSettings
@@ -51,7 +52,7 @@ def foreground_keys(params: dict[str, Any]) -> tuple[str, ...]:
     return ("foreground", LABEL) if params.get("label") in (None, LABEL) else ("foreground",)
 
 
-class Din(HttpErrors, ClickTaskBasics, BasicInferTask):
+class Din(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
     """Segment the GTV from foreground / background clicks (and optional boxes).
 
     Args:
@@ -129,13 +130,11 @@ class Din(HttpErrors, ClickTaskBasics, BasicInferTask):
     def run_inferer(self, data: dict[str, Any], convert_to_batch=True, device="cuda") -> dict[str, Any]:
         network = self._get_network(device, data)
         prepared: PreparedImage = data.pop("prepared")
-        probability = segment_prepared(
-            network, prepared, data["clicks"], data.pop("din_settings"), data.pop("din_boxes"), device, label_only=True
-        )
+        with network_time(data, [network]):
+            probability = segment_prepared(
+                network, prepared, data["clicks"], data.pop("din_settings"), data.pop("din_boxes"), device,
+                label_only=True,
+            )
         label = torch.from_numpy((probability > 0.5).astype(np.uint8))
         data["pred"] = MetaTensor(label, affine=torch.as_tensor(prepared.input_affine))
         return data
-
-    def writer(self, data, extension=None, dtype=None):
-        data.pop("clicks", None)
-        return super().writer(data, extension, dtype or "uint8")
