@@ -12,7 +12,11 @@ click models. Request params:
 - ``gamma``: ExpDT value at a click (default the trained 1; at most 10);
 - ``boxes``: ``[[[i0, j0, k0], [i1, j1, k1]], ...]`` two opposite inclusive voxel corners (in either order); inference runs
   inside them only and the answer is 0 elsewhere (the paper's DINs-box);
-- ``use_cache``: false loads and pre-processes on every request (the plain MONAI Label way).
+- ``use_cache``: false loads and pre-processes on every request (the plain MONAI Label way);
+- ``click_window``: without boxes the network sees a window around the clicks
+  (:func:`lib.din.predict.click_window`: the clicks' box and 72 x 72 x 48 mm around it in CT,
+  whatever the study's size) and the answer is 0 outside it (default true); false: the whole
+  volume, as the paper's DINs without a box.
 
 The served weights say their model space (``"modality"``: CT, or MRI STIR for
 ``models/din_stir``); images are prepared in it. The answer is a {0, 1} label (1 = GTV) on the image's own grid. Flow, outside MONAI's
@@ -39,7 +43,7 @@ from infers.errors import HttpErrors
 from infers.request_files import ClickTaskBasics, cached_image
 from lib.din.guides import GuideSettings
 from lib.din.network import din_network
-from lib.din.predict import modality_of, parse_boxes, segment_prepared, settings_of
+from lib.din.predict import CLICK_WINDOW_MARGIN, modality_of, parse_boxes, segment_prepared, settings_of
 from lib.din.preprocess import ModelSpace, PreparedImage, model_space
 from lib.interaction.clicks import parse_clicks
 from lib.session_cache import SessionCache, shared_cache
@@ -80,7 +84,7 @@ class Din(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
             labels=[LABEL],
             dimension=3,
             description=description or "DIN: deep interactive network (ExpDT guides); click a GTV, optional boxes",
-            config={"use_cache": use_cache, "sigma": None, "gamma": None},
+            config={"use_cache": use_cache, "sigma": None, "gamma": None, "click_window": True},
             load_strict=True,
         )
         self.cache = cache if cache is not None else shared_cache()
@@ -115,10 +119,14 @@ class Din(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
             raise ValueError("no clicks: give at least one foreground click as 'foreground': [[i, j, k]]")
         settings = self.settings().with_request(data.get("sigma"), data.get("gamma"))
         parse_boxes(data.get("boxes"), None)  # the form, before loading the image
+        window = data.get("click_window", True)
+        if not isinstance(window, bool):
+            raise ValueError(f"click_window must be true or false, got {window!r}")
         prepared = self._prepared(data)
         data["clicks"] = parse_clicks(data, spatial_shape=prepared.input_shape, foreground_keys=keys)
         data["din_boxes"] = parse_boxes(data.get("boxes"), prepared.input_shape)
         data["din_settings"] = settings
+        data["din_window"] = CLICK_WINDOW_MARGIN if window else None
         data["prepared"] = prepared
         return data
 
@@ -133,7 +141,7 @@ class Din(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
         with network_time(data, [network]):
             probability = segment_prepared(
                 network, prepared, data["clicks"], data.pop("din_settings"), data.pop("din_boxes"), device,
-                label_only=True,
+                label_only=True, window_margin=data.pop("din_window"),
             )
         label = torch.from_numpy((probability > 0.5).astype(np.uint8))
         data["pred"] = MetaTensor(label, affine=torch.as_tensor(prepared.input_affine))

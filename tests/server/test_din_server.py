@@ -90,6 +90,7 @@ def test_box_mode_answers_inside_the_box_only(din_server):
         ({"foreground": [[1, 2, 3]], "gamma": 1e9}, "gamma must be at most 10"),
         ({"foreground": [[1, 2, 3]], "boxes": [[[0, 0, 0], [500, 5, 5]]]}, "boxes[0]"),
         ({"foreground": [[1, 2, 3]], "boxes": "everywhere"}, "boxes must be a list"),
+        ({"foreground": [[1, 2, 3]], "click_window": "maybe"}, "click_window must be true or false"),
     ],
 )
 def test_bad_requests_are_a_422_that_names_what_is_wrong(din_server, params, words):
