@@ -156,8 +156,7 @@ class TwoStage(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
         with network_time(data, [*model.stage1, *model.refinement]):
             state = next_answer(model, prepared, data["clicks"], state, previous)
         self.answers.put(key, state)
-        probability = prepared.to_input_grid(state.answer.numpy())
-        label = torch.from_numpy((probability > 0.5).astype(np.uint8))
+        label = torch.from_numpy(prepared.to_input_label(state.answer.numpy()).astype(np.uint8))  # the answer's box only
         data["pred"] = MetaTensor(label, affine=torch.as_tensor(prepared.input_affine))
         data["clicks_used"] = len(state.clicks)
         return data
