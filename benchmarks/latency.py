@@ -9,8 +9,8 @@
         --sizes 64x64x32,128x128x64,256x256x96,512x512x160                   # the scaling series
 
 Tasks (the infer tasks of ``/info``): ``gaussian_click_2d``, ``gaussian_click_3d``, ``din``,
-``two_stage``, ``slice_propagation``. A real MONAI Label server (``apps/radiotherapy/launch.py``)
-serves only that task's config on generated studies:
+``two_stage``, ``universal_click`` (shipped weights only), ``slice_propagation``. A real MONAI
+Label server (``apps/radiotherapy/launch.py``) serves only that task's config on generated studies:
 
 - default: ``region``, a 128 x 128 x 64 voxel crop around a tumour, and ``whole``, the 224 x
   192 x 80 phantom it was cut from (1.5 x 1.5 x 3 mm; with ``--modality petct`` CT and PET
@@ -32,7 +32,10 @@ request (stage 1). Slice propagation: the automatic model's answer, then the tum
 redrawn as the truth one after another (every edit so far in each request).
 
 Reported per study and mode: the first request, then p50 / p95 / mean of the rest (ms), the
-server's own split (MONAI Label's latencies), ratios to ``cached``; the first request the server
+answer's own split beside it (``stage_<prepare|network|post|write|total>_ms_p50``: medians of
+each answer's ``stages_ms``; ``network`` is the forward passes alone) and ``rest_over_network``
+(the REST p50 over the network pass's median: the 1.3x target), MONAI Label's latencies, ratios
+to ``cached``; the first request the server
 ever answered (``server_first_request_ms``) against the p50 of its series; the server's peak
 memory; the machine (:mod:`lib.machine`), torch threads and the load average before and after:
 the machine is shared, a load above its cores slows every request. ``--warmup both`` runs it all
@@ -66,10 +69,12 @@ from lib.machine import describe_machine  # noqa: E402
 from lib.phantom import LABELS, PhantomConfig, generate_phantom  # noqa: E402
 from lib.phantom.io import save_nifti_atomic  # noqa: E402
 
-TASKS = ("gaussian_click_2d", "gaussian_click_3d", "din", "two_stage", "slice_propagation")
+TASKS = ("gaussian_click_2d", "gaussian_click_3d", "din", "two_stage", "universal_click", "slice_propagation")
+#: The answer's own split (``stages_ms``, infers/answer.py): consecutive parts of the server's total.
+STAGES = ("prepare", "network", "post", "write", "total")
 #: task -> modalities it serves (the first is the default).
 MODALITIES = {"gaussian_click_2d": ("ct",), "gaussian_click_3d": ("ct",), "din": ("ct", "mri_stir"),
-              "two_stage": ("ct", "petct"), "slice_propagation": ("ct",)}
+              "two_stage": ("ct", "petct"), "universal_click": ("ct",), "slice_propagation": ("ct",)}
 WHOLE = PhantomConfig(seed=901, shape=(224, 192, 80), spacing=(1.5, 1.5, 3.0))
 REGION_SHAPE = (128, 128, 64)
 STIR_SEED = 901
@@ -220,7 +225,7 @@ def time_requests(client, task: str, requests: list[tuple[str, dict]], use_cache
         start = time.perf_counter()
         answer, result = client.infer(task, image_id, {**params, "use_cache": use_cache}, label_in=label_in)
         times.append((time.perf_counter() - start) * 1000)
-        server.append(result.get("latencies", {}))
+        server.append({**result.get("latencies", {}), "stages_ms": result.get("stages_ms", {})})
         os.unlink(answer)
     return times, server
 
@@ -230,11 +235,15 @@ def summary(times: list[float], server: list[dict], skip: int = 1) -> dict:
     rest, rest_server = (times[skip:], server[skip:]) if len(times) > skip else (times, server)
     split = {f"server_{stage}_ms_p50": round(1000 * float(np.median([s.get(stage, np.nan) for s in rest_server])), 1)
              for stage in ("pre", "infer", "write", "total")}
+    stages = {f"stage_{stage}_ms_p50": round(float(np.median([s["stages_ms"].get(stage, np.nan) for s in rest_server])), 1)
+              for stage in STAGES}
+    network = stages["stage_network_ms_p50"]
     first = {"zero_click_ms": round(times[0], 1), "first_click_ms": round(times[1], 1)} if skip == 2 else \
         {"first_ms": round(times[0], 1)}
     return {**first, "p50_ms": round(float(np.percentile(rest, 50)), 1),
             "p95_ms": round(float(np.percentile(rest, 95)), 1), "mean_ms": round(float(np.mean(rest)), 1),
-            "requests": len(times), **split}
+            "requests": len(times), **stages,
+            "rest_over_network": round(float(np.percentile(rest, 50)) / network, 2) if network > 0 else None, **split}
 
 
 def series_for(task: str, study: Study, clicks: int, seed: int, scaling: bool, client, folder: Path,
@@ -256,7 +265,7 @@ def series_for(task: str, study: Study, clicks: int, seed: int, scaling: bool, c
     if scaling:
         return series
     series["plain"] = ([(one, p) for p in clicks_], False)
-    if task.startswith("gaussian_click"):
+    if task.startswith("gaussian_click") or task == "universal_click":
         series["drag"] = ([(one, p) for p in [clicks_[-1], *drag_sequence(clicks_, clicks, study.shape)]], True)
     if task == "din":
         box = tumour_box(study.gtv)
@@ -303,6 +312,8 @@ def server_conf(task: str, modality: str, root: Path, warmup: bool) -> dict[str,
         conf.update(models="din", din_model="din" if modality == "ct" else "din_stir")
     elif task == "two_stage":
         conf.update(models="two_stage", two_stage_modality=modality)
+    elif task == "universal_click":
+        conf["models"] = "universal_click"
     else:
         conf["models"] = "segmentation,slice_propagation"
     return conf
@@ -417,7 +428,10 @@ def run(args) -> dict:
             "runs": runs,
             "notes": "wall time of each REST request as the client sees it; first = the series' first request "
                      "(the cache miss in cached modes; 2S-ICR: zero_click = stage 1, first_click = the first "
-                     "refinement); p50/p95/mean over the rest; server_*: MONAI Label's own latencies (pre = "
+                     "refinement); p50/p95/mean over the rest; stage_*: medians of the answer's stages_ms "
+                     "(prepare = request and image, network = forward passes, post = the rest of the inference, "
+                     "write = the label file, total = the server's call); rest_over_network = p50_ms over "
+                     "stage_network_ms_p50; server_*: MONAI Label's own latencies (pre = "
                      "loading + pre-processing, infer = the task's inference, write = the label file), median; "
                      "server_first_request_ms: the first request this server answered",
         }

@@ -12,7 +12,11 @@ click models. Request params:
 - ``gamma``: ExpDT value at a click (default the trained 1; at most 10);
 - ``boxes``: ``[[[i0, j0, k0], [i1, j1, k1]], ...]`` two opposite inclusive voxel corners (in either order); inference runs
   inside them only and the answer is 0 elsewhere (the paper's DINs-box);
-- ``use_cache``: false loads and pre-processes on every request (the plain MONAI Label way).
+- ``use_cache``: false loads and pre-processes on every request (the plain MONAI Label way);
+- ``click_window``: without boxes the network sees a window around the clicks
+  (:func:`lib.din.predict.click_window`: the clicks' box and 72 x 72 x 48 mm around it in CT,
+  whatever the study's size) and the answer is 0 outside it (default true); false: the whole
+  volume, as the paper's DINs without a box.
 
 The served weights say their model space (``"modality"``: CT, or MRI STIR for
 ``models/din_stir``); images are prepared in it. The answer is a {0, 1} label (1 = GTV) on the image's own grid. Flow, outside MONAI's
@@ -34,11 +38,12 @@ from monai.data import MetaTensor
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.basic_infer import BasicInferTask
 
+from infers.answer import AnswerTask, network_time
 from infers.errors import HttpErrors
 from infers.request_files import ClickTaskBasics, cached_image
 from lib.din.guides import GuideSettings
 from lib.din.network import din_network
-from lib.din.predict import modality_of, parse_boxes, segment_prepared, settings_of
+from lib.din.predict import CLICK_WINDOW_MARGIN, modality_of, parse_boxes, segment_prepared, settings_of
 from lib.din.preprocess import ModelSpace, PreparedImage, model_space
 from lib.interaction.clicks import parse_clicks
 from lib.session_cache import SessionCache, shared_cache
@@ -51,7 +56,7 @@ def foreground_keys(params: dict[str, Any]) -> tuple[str, ...]:
     return ("foreground", LABEL) if params.get("label") in (None, LABEL) else ("foreground",)
 
 
-class Din(HttpErrors, ClickTaskBasics, BasicInferTask):
+class Din(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
     """Segment the GTV from foreground / background clicks (and optional boxes).
 
     Args:
@@ -79,7 +84,7 @@ class Din(HttpErrors, ClickTaskBasics, BasicInferTask):
             labels=[LABEL],
             dimension=3,
             description=description or "DIN: deep interactive network (ExpDT guides); click a GTV, optional boxes",
-            config={"use_cache": use_cache, "sigma": None, "gamma": None},
+            config={"use_cache": use_cache, "sigma": None, "gamma": None, "click_window": True},
             load_strict=True,
         )
         self.cache = cache if cache is not None else shared_cache()
@@ -114,10 +119,14 @@ class Din(HttpErrors, ClickTaskBasics, BasicInferTask):
             raise ValueError("no clicks: give at least one foreground click as 'foreground': [[i, j, k]]")
         settings = self.settings().with_request(data.get("sigma"), data.get("gamma"))
         parse_boxes(data.get("boxes"), None)  # the form, before loading the image
+        window = data.get("click_window", True)
+        if not isinstance(window, bool):
+            raise ValueError(f"click_window must be true or false, got {window!r}")
         prepared = self._prepared(data)
         data["clicks"] = parse_clicks(data, spatial_shape=prepared.input_shape, foreground_keys=keys)
         data["din_boxes"] = parse_boxes(data.get("boxes"), prepared.input_shape)
         data["din_settings"] = settings
+        data["din_window"] = CLICK_WINDOW_MARGIN if window else None
         data["prepared"] = prepared
         return data
 
@@ -129,13 +138,11 @@ class Din(HttpErrors, ClickTaskBasics, BasicInferTask):
     def run_inferer(self, data: dict[str, Any], convert_to_batch=True, device="cuda") -> dict[str, Any]:
         network = self._get_network(device, data)
         prepared: PreparedImage = data.pop("prepared")
-        probability = segment_prepared(
-            network, prepared, data["clicks"], data.pop("din_settings"), data.pop("din_boxes"), device, label_only=True
-        )
+        with network_time(data, [network]):
+            probability = segment_prepared(
+                network, prepared, data["clicks"], data.pop("din_settings"), data.pop("din_boxes"), device,
+                label_only=True, window_margin=data.pop("din_window"),
+            )
         label = torch.from_numpy((probability > 0.5).astype(np.uint8))
         data["pred"] = MetaTensor(label, affine=torch.as_tensor(prepared.input_affine))
         return data
-
-    def writer(self, data, extension=None, dtype=None):
-        data.pop("clicks", None)
-        return super().writer(data, extension, dtype or "uint8")

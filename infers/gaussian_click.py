@@ -39,6 +39,7 @@ from monai.data import MetaTensor
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.basic_infer import BasicInferTask
 
+from infers.answer import AnswerTask, network_time
 from infers.errors import HttpErrors
 from infers.request_files import ClickTaskBasics, cached_image, uploaded_label
 from lib.evaluation.protocol import spacing_of
@@ -59,7 +60,7 @@ def foreground_keys(params: dict[str, Any]) -> tuple[str, ...]:
     return ("foreground", label) if isinstance(label, str) and label in LABELS else ("foreground",)
 
 
-class GaussianClick(HttpErrors, ClickTaskBasics, BasicInferTask):
+class GaussianClick(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
     """Segment the clicked structure from foreground / background clicks.
 
     Args:
@@ -123,13 +124,10 @@ class GaussianClick(HttpErrors, ClickTaskBasics, BasicInferTask):
         network = self._get_network(device, data)
         prepared: PreparedImage = data.pop("prepared")
         previous = data.pop("previous", None)
-        probability = segment_prepared(network, prepared, data["clicks"], device=device)
+        with network_time(data, [network]):
+            probability = segment_prepared(network, prepared, data["clicks"], device=device)
         if self.dims == 3:
             probability = correct_locally(probability, data["clicks"], previous, spacing_of(prepared.input_affine))
         label = torch.from_numpy((probability > 0.5).astype(np.uint8))
         data["pred"] = MetaTensor(label, affine=torch.as_tensor(prepared.input_affine))
         return data
-
-    def writer(self, data, extension=None, dtype=None):
-        data.pop("clicks", None)
-        return super().writer(data, extension, dtype or "uint8")

@@ -8,13 +8,14 @@ from monai.transforms import SqueezeDimd
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.basic_infer import BasicInferTask
 
+from infers.answer import AnswerTask
 from infers.errors import HttpErrors
 from lib.phantom.config import LABELS
 from lib.segmentation.network import segmentation_unet
 from lib.segmentation.transforms import infer_pre_transforms, inferer, restore_to_input_grid
 
 
-class Segmentation(HttpErrors, BasicInferTask):
+class Segmentation(HttpErrors, AnswerTask, BasicInferTask):
     """Segment GTV (1) and heart (2) on the whole image; the label comes back on the image's own grid."""
 
     def __init__(self, path: str | Sequence[str], network=None, description: str = "Automatic GTV and heart"):
@@ -39,6 +40,3 @@ class Segmentation(HttpErrors, BasicInferTask):
     def post_transforms(self, data=None) -> Sequence[Callable]:
         # The label keeps the input's affine through the inversion; MONAI Label's writer uses it.
         return [*restore_to_input_grid(self.pre_transforms(data)), SqueezeDimd(keys="pred", dim=0)]
-
-    def writer(self, data, extension=None, dtype=None):
-        return super().writer(data, extension, dtype or "uint8")

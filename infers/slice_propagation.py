@@ -52,6 +52,7 @@ from monai.data import MetaTensor
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.basic_infer import BasicInferTask
 
+from infers.answer import AnswerTask, network_time
 from infers.errors import HttpErrors, UnreadableImageError
 from lib.atomic import sha256_of
 from lib.imaging.prepare import PreparedImage, prepare_file
@@ -119,7 +120,7 @@ def read_label(path: str, prepared: PreparedImage) -> np.ndarray:
     return array.astype(np.uint8)
 
 
-class SlicePropagation(HttpErrors, BasicInferTask):
+class SlicePropagation(HttpErrors, AnswerTask, BasicInferTask):
     """Propagate the user's slice edits through the automatic model (see the module doc).
 
     Args:
@@ -220,7 +221,8 @@ class SlicePropagation(HttpErrors, BasicInferTask):
             tag=(weights, os.stat(weights).st_mtime_ns), correction=self.correction if data["correct"] else None,
         )
         prepared: PreparedImage = data.pop("prepared")
-        answer = engine.propagate(prepared, data.pop("edits"), key=data.pop("image_key"))
+        with network_time(data):  # the network's front (cached after the first edit) and the edits' update
+            answer = engine.propagate(prepared, data.pop("edits"), key=data.pop("image_key"))
         data["pred"] = MetaTensor(torch.from_numpy(answer.label), affine=torch.as_tensor(prepared.input_affine))
         agreement = answer.choice.agreement
         data["result"] = {
@@ -237,9 +239,6 @@ class SlicePropagation(HttpErrors, BasicInferTask):
         }
         data.pop("settings", None)
         return data
-
-    def writer(self, data, extension=None, dtype=None):
-        return super().writer(data, extension, dtype or "uint8")
 
 
 __all__ = ["SlicePropagation", "parse_correct", "parse_settings", "read_label"]

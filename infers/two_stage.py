@@ -37,6 +37,7 @@ from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.basic_infer import BasicInferTask
 from monailabel.utils.others.generic import strtobool
 
+from infers.answer import AnswerTask, network_time
 from infers.errors import HttpErrors
 from infers.request_files import ClickTaskBasics, cached_image, uploaded_label
 from lib.interaction.clicks import parse_clicks
@@ -51,7 +52,7 @@ ANSWER_ENTRIES = 64
 ANSWER_BYTES = 512 * 1024**2
 
 
-class TwoStage(HttpErrors, ClickTaskBasics, BasicInferTask):
+class TwoStage(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
     """Automatic GTV answer (no click) and click refinement of the last answer (Algorithm 1).
 
     Args:
@@ -152,14 +153,10 @@ class TwoStage(HttpErrors, ClickTaskBasics, BasicInferTask):
         if strtobool(str(data.get("reset", False))):
             self.answers.pop(key)
         state: SessionState | None = self.answers.get(key)
-        state = next_answer(model, prepared, data["clicks"], state, previous)
+        with network_time(data, [*model.stage1, *model.refinement]):
+            state = next_answer(model, prepared, data["clicks"], state, previous)
         self.answers.put(key, state)
-        probability = prepared.to_input_grid(state.answer.numpy())
-        label = torch.from_numpy((probability > 0.5).astype(np.uint8))
+        label = torch.from_numpy(prepared.to_input_label(state.answer.numpy()).astype(np.uint8))  # the answer's box only
         data["pred"] = MetaTensor(label, affine=torch.as_tensor(prepared.input_affine))
         data["clicks_used"] = len(state.clicks)
         return data
-
-    def writer(self, data, extension=None, dtype=None):
-        data.pop("clicks", None)
-        return super().writer(data, extension, dtype or "uint8")

@@ -18,6 +18,7 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import LoadImage
 
+from infers.answer import network_time
 from infers.gaussian_click import GaussianClick
 from infers.request_files import cached_image
 from lib.evaluation.protocol import spacing_of
@@ -67,7 +68,8 @@ class UniversalClick(GaussianClick):
         universal: PreparedUniversal = data.pop("universal")
         prepared = data.pop("prepared")
         previous = data.pop("previous", None)
-        answer = segment(network, universal, data["clicks"], device=device)
+        with network_time(data, [network]):
+            answer = segment(network, universal, data["clicks"], device=device)
         probability = correct_locally(answer.probability, data["clicks"], previous, spacing_of(prepared.input_affine))
         label = torch.from_numpy((probability > 0.5).astype(np.uint8))
         data["pred"] = MetaTensor(label, affine=torch.as_tensor(prepared.input_affine))

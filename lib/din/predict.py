@@ -2,6 +2,9 @@
 
 - Whole-volume mode: the network sees the whole model-space image (padded at the far end of
   each axis to multiples of :data:`lib.din.network.SIZE_DIVISOR` with air), every click guides it.
+- Click-window mode (``window_margin``, what the infer task serves): the network sees a window
+  around the clicks (:func:`click_window`, a fixed size whatever the study's size) and the
+  answer is 0 outside it; the cost of a click is bounded by the structure, not the study.
 - Box mode (the paper's "DINs-box"): the user gives one or more bounding boxes; each box of
   model space is segmented on its own, with the clicks inside it, and the answer is 0
   outside every box (overlaps take the larger probability). The network sees the box with
@@ -32,6 +35,10 @@ from lib.session_cache import SessionCache, file_key, session_key, shared_cache
 Box = tuple[slice, slice, slice]
 #: Smallest region the network sees in box mode, model voxels (X, Y, Z): the training patch.
 BOX_CONTEXT: tuple[int, int, int] = (48, 48, 16)
+#: Margin around the clicks' bounding box of the click window, model voxels (X, Y, Z): 72 x 72 x
+#: 48 mm in CT's 3 x 3 x 6 mm space (58 x 58 x 60 mm in STIR's), more than a GTV reaches past a
+#: click inside it; one click gives a 64 x 64 x 18-voxel window (the training patch is 48 x 48 x 16).
+CLICK_WINDOW_MARGIN: tuple[int, int, int] = (24, 24, 8)
 
 
 def padded_size(shape: Sequence[int], divisor: Sequence[int] = SIZE_DIVISOR) -> tuple[int, int, int]:
@@ -106,6 +113,33 @@ def context_window(box: Box, spatial_shape: Sequence[int], minimum: Sequence[int
     return tuple(window)  # type: ignore[return-value]
 
 
+def click_window(
+    spatial_shape: Sequence[int],
+    clicks: Sequence[Click],
+    margin: Sequence[int] = CLICK_WINDOW_MARGIN,
+    minimum: Sequence[int] = BOX_CONTEXT,
+    divisor: Sequence[int] = SIZE_DIVISOR,
+) -> Box:
+    """The model-space window the network sees without a box: the clicks' bounding box grown by
+    ``margin`` voxels each side, at least ``minimum``, rounded up to multiples of ``divisor``
+    (no air padding inside the body), at most the image, moved to lie inside it.
+
+    Args:
+        spatial_shape: (X, Y, Z) of the model-space image.
+        clicks: model-space clicks inside the image; not empty.
+    """
+    if not clicks:
+        raise ValueError("no clicks to place a window around")
+    points = np.array([c.index for c in clicks])
+    low, high = points.min(axis=0), points.max(axis=0) + 1
+    window = []
+    for lo, hi, n, m, least, d in zip(low, high, spatial_shape, margin, minimum, divisor):
+        size = min(int(math.ceil(max(int(hi - lo) + 2 * int(m), int(least)) / d)) * int(d), int(n))
+        start = min(max((int(lo) + int(hi) - size) // 2, 0), int(n) - size)
+        window.append(slice(start, start + size))
+    return tuple(window)  # type: ignore[return-value]
+
+
 @torch.no_grad()
 def predict_volume(
     network: torch.nn.Module,
@@ -146,6 +180,7 @@ def segment_prepared(
     boxes: Sequence[tuple[Sequence[int], Sequence[int]]] = (),
     device: str | torch.device = "cpu",
     label_only: bool = False,
+    window_margin: Sequence[int] | None = None,
 ) -> np.ndarray:
     """Segment a prepared image with clicks (and boxes) on its input grid.
 
@@ -160,9 +195,12 @@ def segment_prepared(
             only inside the bounding box of the model voxels above 0.5 (plus one voxel) and
             give 0 elsewhere, where bilinear interpolation could not exceed 0.5 anyway. The
             label ``> 0.5`` is the same; the probabilities below 0.5 are not.
+        window_margin: without boxes, segment only :func:`click_window` with this margin
+            (model voxels X, Y, Z; e.g. :data:`CLICK_WINDOW_MARGIN`); None: the whole volume.
 
     Returns:
-        (X, Y, Z) float32 probability on the input grid; 0 outside the boxes in box mode.
+        (X, Y, Z) float32 probability on the input grid; 0 outside the boxes in box mode, outside
+        the click window in click-window mode.
 
     Raises:
         ValueError: a click outside the image (named).
@@ -171,9 +209,19 @@ def segment_prepared(
         return np.zeros(prepared.input_shape, dtype=np.float32)
     model_clicks = prepared.clicks_to_model(clicks)
     volume = prepared.image[0].numpy()
-    if not boxes:
+    inside = [c for c in model_clicks if all(0 <= v < n for v, n in zip(c.index, prepared.spatial_shape))]
+    if not boxes and (window_margin is None or not inside):
         model_space = predict_volume(network, volume, model_clicks, settings, device)
         return _to_input(prepared, model_space, None, label_only)
+    if not boxes:
+        window = click_window(prepared.spatial_shape, inside, window_margin)
+        start = [w.start for w in window]
+        local = [Click(tuple(v - s for v, s in zip(c.index, start)), c.positive) for c in inside]  # type: ignore[misc]
+        model_space = np.zeros(prepared.spatial_shape, dtype=np.float32)
+        model_space[window] = predict_volume(network, volume[window], local, settings, device)
+        covered = np.zeros(prepared.spatial_shape, dtype=bool)
+        covered[window] = True
+        return _to_input(prepared, model_space, covered, label_only)
     model_space = np.zeros(prepared.spatial_shape, dtype=np.float32)
     covered = np.zeros(prepared.spatial_shape, dtype=bool)
     for low, high in boxes:
@@ -293,7 +341,9 @@ def modality_of(weights: str | Path, default: str = "ct") -> str:
 
 
 __all__ = [
+    "CLICK_WINDOW_MARGIN",
     "DinSegmenter",
+    "click_window",
     "box_to_model",
     "context_window",
     "modality_of",

@@ -192,6 +192,26 @@ class PreparedImage:
         grid[box] = np.asarray(out[0].detach().cpu(), dtype=np.float32)
         return grid
 
+    def to_input_label(self, volume: np.ndarray | torch.Tensor, threshold: float = 0.5) -> np.ndarray:
+        """(X, Y, Z) bool ``to_input_grid(volume) > threshold``, resampled only where it can be true.
+
+        Bilinear values above ``threshold`` need a model voxel above it within one voxel, so only
+        the input box of those model voxels (grown by one) is resampled: a small structure in a
+        large study costs its own box, not the study.
+
+        Args:
+            volume: (X', Y', Z') values on the model-space grid (e.g. a probability).
+            threshold: what counts as the structure.
+        """
+        values = np.asarray(volume, dtype=np.float32)
+        points = np.argwhere(values > threshold)
+        if len(points) == 0:
+            return np.zeros(self.input_shape, dtype=bool)
+        low = np.maximum(points.min(axis=0) - 1, 0)
+        high = np.minimum(points.max(axis=0) + 2, np.asarray(self.spatial_shape))
+        box = tuple(slice(int(a), int(b)) for a, b in zip(low, high))
+        return self.to_input_grid(values, self.input_region(box)) > threshold  # type: ignore[arg-type]
+
     def input_region(self, box: tuple[slice, slice, slice], margin: int = 1) -> tuple[slice, slice, slice]:
         """The box of the input grid whose voxel centres lie in a model-space box, plus ``margin`` voxels.
 

@@ -85,3 +85,21 @@ def test_foreground_keys_follow_the_requested_label():
     assert foreground_keys({"label": "gtv"}) == ("foreground", "gtv")
     assert foreground_keys({"label": "Segment_1"}) == ("foreground",)
     assert foreground_keys({"label": "/tmp/uploaded_label.nii.gz"}) == ("foreground",)
+
+
+def test_the_answer_says_what_each_stage_cost_and_is_written_as_asked(task, tmp_path):
+    from infers.answer import NETWORK_KEY
+    from tests.server.answer_checks import assert_stage_times
+
+    path, _, _ = write_volume(tmp_path, "RAS")
+    for extension, compressed in ((".nii.gz", True), (".nii", False), (".nrrd", False)):
+        label_file, result = task(request(path, foreground=[[8, 8, 4]], result_extension=extension,
+                                          **{NETWORK_KEY: 1e6}))  # a client's value is not the server's time
+        try:
+            assert label_file.endswith(extension)
+            with open(label_file, "rb") as raw:
+                assert (raw.read(2) == b"\x1f\x8b") == compressed
+            assert_stage_times(result)
+            assert result["stages_ms"]["network"] < 1e6
+        finally:
+            os.unlink(label_file)

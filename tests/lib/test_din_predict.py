@@ -101,3 +101,42 @@ def test_label_only_gives_the_same_label_as_the_full_resampling(tmp_path, orient
     fast = segment_prepared(model.network, model.prepare(path), clicks, GuideSettings(), label_only=True)
     np.testing.assert_array_equal(full > 0.5, fast > 0.5)
     assert (full > 0.5).any()
+
+
+class ShapeRecorder(GuideEcho):
+    """GuideEcho that records the spatial size of every input it sees."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[tuple[int, ...]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.sizes.append(tuple(x.shape[2:]))
+        return super().forward(x)
+
+
+def test_click_window_is_sized_by_the_clicks_not_the_study():
+    from lib.din.predict import click_window
+
+    one = click_window((167, 167, 80), [Click((80, 90, 40), True)])
+    assert [w.stop - w.start for w in one] == [64, 64, 18] and all(w.start <= c < w.stop for w, c in zip(one, (80, 90, 40)))
+    edge = click_window((167, 167, 80), [Click((1, 166, 79), True), Click((3, 150, 70), False)])
+    assert all(0 <= w.start and w.stop <= n for w, n in zip(edge, (167, 167, 80)))
+    small = click_window((24, 20, 8), [Click((6, 13, 3), True)])
+    assert [w.stop - w.start for w in small] == [24, 20, 8]  # never more than the image
+
+
+def test_in_click_window_mode_the_network_sees_the_window_and_the_label_is_the_whole_volumes(tmp_path):
+    from lib.din.predict import CLICK_WINDOW_MARGIN
+    from lib.din.preprocess import model_space
+
+    shape = (96, 80, 40)
+    path, _, _ = write_volume(tmp_path, "RAS", shape=shape, spacing=SPACING)
+    prepared = model_space("ct").prepare_file(str(path))
+    network, clicks = ShapeRecorder(), [Click((30, 40, 20), True), Click((40, 44, 22), False)]
+    whole = segment_prepared(network, prepared, clicks, GuideSettings(), label_only=True)
+    windowed = segment_prepared(network, prepared, clicks, GuideSettings(), label_only=True,
+                                window_margin=CLICK_WINDOW_MARGIN)
+    assert network.sizes == [(96, 80, 40), (64, 64, 20)]
+    np.testing.assert_array_equal(windowed > 0.5, whole > 0.5)
+    assert (windowed[:, :, :8] == 0).all() and (windowed > 0.5).any()

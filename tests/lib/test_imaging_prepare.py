@@ -129,3 +129,16 @@ def test_region_of_a_slice_answer_is_the_full_answer(tmp_path, orientation):
     region = prepared.input_region(window.box)
     assert region[2].stop - region[2].start <= 3  # one slice and its neighbours, not the volume
     np.testing.assert_allclose(prepared.to_input_grid(values, region), prepared.to_input_grid(values), atol=1e-6)
+
+
+@pytest.mark.parametrize("orientation", ["RAS", "LPS", "oblique"])
+def test_the_label_on_the_input_grid_is_the_full_resamplings_threshold(tmp_path, orientation):
+    path, _, _ = write_volume(tmp_path, orientation)
+    prepared = prepare_file(path, 3)
+    volume = np.zeros(prepared.spatial_shape, dtype=np.float32)
+    volume[4:9, 5:11, 2:5] = np.random.default_rng(1).uniform(0.3, 1.0, (5, 6, 3))
+    expected = prepared.to_input_grid(volume) > 0.5
+    label = prepared.to_input_label(volume)
+    assert label.shape == prepared.input_shape and expected.any()
+    np.testing.assert_array_equal(label, expected)
+    assert not prepared.to_input_label(np.zeros_like(volume)).any()

@@ -16,6 +16,7 @@ from monailabel.client.client import MONAILabelClientException
 
 from lib.din.network import din_network
 from lib.phantom.datastore import write_datastore
+from tests.server.answer_checks import assert_stage_times
 from tests.server.conftest import serving
 from tests.server.test_segmentation_server import IMAGES, _status
 
@@ -53,7 +54,8 @@ def test_answer_is_on_the_image_grid(din_server, image_id):
     client, studies = din_server
     image = nib.load(studies / f"{image_id}.nii.gz")
     params = {"foreground": [[50, 40, 20]], "background": [[10, 10, 20]], "sigma": [6, 6, 1.5], "gamma": 1}
-    label_file, _ = client.infer(MODEL, image_id, params)
+    label_file, result = client.infer(MODEL, image_id, params)
+    assert_stage_times(result)
     label = nib.load(label_file)
     assert label.shape == image.shape
     np.testing.assert_allclose(label.affine, image.affine, atol=1e-3)
@@ -88,6 +90,7 @@ def test_box_mode_answers_inside_the_box_only(din_server):
         ({"foreground": [[1, 2, 3]], "gamma": 1e9}, "gamma must be at most 10"),
         ({"foreground": [[1, 2, 3]], "boxes": [[[0, 0, 0], [500, 5, 5]]]}, "boxes[0]"),
         ({"foreground": [[1, 2, 3]], "boxes": "everywhere"}, "boxes must be a list"),
+        ({"foreground": [[1, 2, 3]], "click_window": "maybe"}, "click_window must be true or false"),
     ],
 )
 def test_bad_requests_are_a_422_that_names_what_is_wrong(din_server, params, words):

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import nibabel as nib
+import nrrd
 import numpy as np
 import pytest
 import torch
@@ -19,6 +20,7 @@ from monailabel.client.client import MONAILabelClientException
 
 from lib.gaussian_click.network import gaussian_click_net
 from lib.phantom.datastore import write_datastore
+from tests.server.answer_checks import assert_stage_times
 from tests.server.conftest import serving
 from tests.server.test_segmentation_server import IMAGES, _status
 
@@ -65,6 +67,14 @@ def test_answer_is_on_the_image_grid_and_on_the_clicked_slice_only(gc_server, im
     assert set(np.unique(values)) <= {0, 1}
     assert set(np.flatnonzero(values.any(axis=(0, 1)))) <= {k}
     assert result["label_names"] == ["gtv", "heart"]
+    assert_stage_times(result)
+
+    # OHIF's panel asks for an uncompressed uint8 NRRD: the same answer, voxel for voxel
+    ohif, _ = client.infer(MODEL, image_id, {**params, "result_extension": ".nrrd", "result_dtype": "uint8",
+                                             "result_compress": False})
+    data, header = nrrd.read(ohif)
+    assert ohif.endswith(".nrrd") and header["encoding"] == "raw" and header["type"] == "uint8"
+    np.testing.assert_array_equal(data, values)
 
     uncached, _ = client.infer(MODEL, image_id, {**params, "use_cache": False})
     np.testing.assert_array_equal(np.asarray(nib.load(uncached).dataobj), values)
@@ -155,7 +165,9 @@ def test_3d_model_corrects_the_uploaded_previous_answer_only_where_a_click_contr
     path = tmp_path / "previous.nii.gz"
     nib.save(nib.Nifti1Image(previous, image.affine), path)
     # A foreground click inside the previous answer contradicts nothing: the answer stays as it was.
-    label_file, _ = client.infer("gaussian_click_3d", "phantom_0000", {"foreground": [[50, 50, 20]]}, label_in=str(path))
+    label_file, result = client.infer("gaussian_click_3d", "phantom_0000", {"foreground": [[50, 50, 20]]},
+                                      label_in=str(path))
+    assert_stage_times(result)
     answer = nib.load(label_file)
     assert answer.shape == image.shape
     np.testing.assert_array_equal(np.asarray(answer.dataobj) != 0, previous != 0)

@@ -11,6 +11,8 @@ import pytest
 from monailabel.client import MONAILabelClient
 from monailabel.client.client import MONAILabelClientException, MONAILabelUtils
 
+from tests.server.answer_checks import assert_stage_times
+
 pytestmark = pytest.mark.slow
 
 IMAGES = ("phantom_0000", "phantom_0001", "phantom_0002")  # RAS, LPS, oblique headers
@@ -54,6 +56,7 @@ def test_infer_answers_on_the_image_own_grid(server, image_id):
     # Voxel for voxel against the truth: a flipped or shifted answer would fail this.
     assert _dice(prediction == 2, truth == 2) > 0.8
     assert params["label_names"] == {"gtv": 1, "heart": 2}
+    assert_stage_times(params)
 
 
 def test_uploaded_session_is_segmented(server):

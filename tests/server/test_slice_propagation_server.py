@@ -15,6 +15,7 @@ import pytest
 from monailabel.client.client import MONAILabelClientException
 
 from lib.phantom.datastore import write_datastore
+from tests.server.answer_checks import assert_stage_times
 from tests.server.conftest import serving
 from tests.server.test_segmentation_server import IMAGES, _status
 
@@ -69,6 +70,7 @@ def test_whole_label_comes_back_on_the_image_grid_with_the_edit_as_drawn(sp_serv
     np.testing.assert_array_equal(values[..., k], label[..., k])
     assert set(np.unique(values)) <= {0, 1, 2} and (values == 2).sum() > 1000  # the heart is still there
     assert result["features_cached"] is False and len(result["edits"]) == 1
+    assert_stage_times(result)
     assert result["path"] in ("network", "correction", "fallback") and result["why"]
     changed = np.flatnonzero((values != label).any(axis=(0, 1))).tolist()
     assert result["changes"]["slices_touched"] == changed

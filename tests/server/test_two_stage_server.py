@@ -23,6 +23,7 @@ from lib.phantom.io import save_nifti_atomic, save_phantom
 from lib.two_stage.engine import TwoStageModel, next_answer
 from lib.two_stage.network import CPU_CHANNELS, refinement_unet
 from lib.two_stage.preprocess import prepare_file
+from tests.server.answer_checks import assert_stage_times
 from tests.server.conftest import serving
 from tests.server.test_segmentation_server import _status
 
@@ -92,7 +93,8 @@ def test_info_declares_a_3d_deepedit_click_model(ts_server):
 @pytest.mark.parametrize("image_id", IMAGES)
 def test_no_click_is_the_automatic_models_gtv_exactly(ts_server, image_id):
     client, studies, model, _ = ts_server
-    answer, _ = client.infer(MODEL, image_id, _params([]))
+    answer, result = client.infer(MODEL, image_id, _params([]))
+    assert_stage_times(result)
     automatic, _ = client.infer("segmentation", image_id, {})
     image = nib.load(studies / f"{image_id}.nii.gz")
     assert nib.load(answer).shape == image.shape
@@ -108,7 +110,8 @@ def test_a_second_click_refines_the_last_answer_with_all_clicks(ts_server):
     user, other = _user(client, root, "user"), _user(client, root, "someone_else")
     user.infer(MODEL, "small_lps", _params([]))
     user.infer(MODEL, "small_lps", _params([c1]))
-    stepwise, _ = user.infer(MODEL, "small_lps", _params([c1, c2]))
+    stepwise, result = user.infer(MODEL, "small_lps", _params([c1, c2]))
+    assert_stage_times(result)
     at_once, _ = other.infer(MODEL, "small_lps", _params([c1, c2]))
     expected_stepwise = _expected(model, image, [[c1], [c1, c2]])
     expected_at_once = _expected(model, image, [[c1, c2]])

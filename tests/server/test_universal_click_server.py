@@ -11,6 +11,7 @@ from monailabel.client.client import MONAILabelClientException
 
 from lib.phantom.datastore import write_datastore
 from lib.phantom.io import save_nifti_atomic
+from tests.server.answer_checks import assert_stage_times
 from tests.server.conftest import serving
 
 pytestmark = pytest.mark.slow
@@ -42,7 +43,8 @@ def test_answer_is_a_label_on_the_image_grid(uc_server, image_id, policy):
     image = nib.load(studies / f"{image_id}.nii.gz")
     truth = np.asarray(nib.load(studies / "labels" / "final" / "phantom_0001.nii.gz").dataobj)
     i, j, k = (int(v) for v in np.argwhere(truth == 2).mean(axis=0).round())
-    label_file, _ = client.infer(MODEL, image_id, {"foreground": [[i, j, k]], "intensity_policy": policy})
+    label_file, result = client.infer(MODEL, image_id, {"foreground": [[i, j, k]], "intensity_policy": policy})
+    assert_stage_times(result)
     label = nib.load(label_file)
     assert label.shape == image.shape
     assert set(np.unique(np.asarray(label.dataobj))) <= {0, 1}

@@ -1,0 +1,112 @@
+"""The cheap label writer: every format reads back voxel for voxel on the right grid (nibabel, ITK, pynrrd)."""
+
+from __future__ import annotations
+
+import gzip
+
+import nibabel as nib
+import nrrd
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from scipy.spatial.transform import Rotation
+
+from lib.imaging.label_file import foreground_box, suffix_of, write_label, write_label_temporary
+
+SUFFIXES = (".nii.gz", ".nii", ".nrrd")
+
+
+@pytest.fixture()
+def label() -> np.ndarray:
+    """(X, Y, Z) = (37, 29, 11) with classes 0..2 in a box: no axis of the same length, so a swap fails."""
+    values = np.zeros((37, 29, 11), np.uint8)
+    values[5:20, 3:9, 2:7] = np.random.default_rng(0).integers(0, 3, (15, 6, 5))
+    return values
+
+
+@pytest.fixture()
+def oblique() -> np.ndarray:
+    """A rotated grid with anisotropic voxels (1.2 x 0.9 x 3 mm), voxel -> RAS mm."""
+    affine = np.eye(4)
+    affine[:3, :3] = Rotation.from_euler("xyz", [10, -20, 35], degrees=True).as_matrix() @ np.diag([1.2, 0.9, 3.0])
+    affine[:3, 3] = [10.0, -5.0, 7.0]
+    return affine
+
+
+def reference_image(label: np.ndarray, affine: np.ndarray, tmp_path) -> sitk.Image:
+    """How ITK reads the same label saved by nibabel (qform and sform code 1), the project's image writer."""
+    image = nib.Nifti1Image(label, affine)
+    image.set_qform(affine, code=1)
+    image.set_sform(affine, code=1)
+    nib.save(image, tmp_path / "reference.nii.gz")
+    return sitk.ReadImage(str(tmp_path / "reference.nii.gz"))
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("compress", [False, True])
+def test_every_format_reads_back_on_the_same_grid(label, oblique, tmp_path, suffix, compress):
+    path = write_label(label, oblique, tmp_path / f"answer{suffix}", compress=compress)
+    read = sitk.ReadImage(str(path))
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(read).transpose(2, 1, 0), label)  # ITK: (Z, Y, X)
+    reference = reference_image(label, oblique, tmp_path)
+    np.testing.assert_allclose(read.GetOrigin(), reference.GetOrigin(), atol=1e-5)
+    np.testing.assert_allclose(read.GetSpacing(), reference.GetSpacing(), atol=1e-5)
+    np.testing.assert_allclose(read.GetDirection(), reference.GetDirection(), atol=1e-5)
+    if suffix == ".nrrd":
+        data, header = nrrd.read(str(path))
+        assert header["encoding"] == ("gzip" if compress else "raw") and header["type"] == "uint8"
+        np.testing.assert_array_equal(data, label)
+    else:
+        loaded = nib.load(path)
+        np.testing.assert_allclose(loaded.affine, oblique, atol=1e-5)
+        assert loaded.get_data_dtype() == np.uint8
+        np.testing.assert_array_equal(np.asarray(loaded.dataobj), label)
+        with open(path, "rb") as raw:
+            assert (raw.read(2) == b"\x1f\x8b") == (suffix == ".nii.gz")  # .nii.gz always gzip, .nii never
+
+
+def test_an_empty_label_and_a_full_one_are_written(oblique, tmp_path):
+    for values in (np.zeros((8, 9, 10), bool), np.ones((8, 9, 10), bool)):
+        path = write_label(values, oblique, tmp_path / "answer.nii.gz")
+        np.testing.assert_array_equal(np.asarray(nib.load(path).dataobj), values.astype(np.uint8))
+
+
+def test_another_type_when_the_client_asks(label, oblique, tmp_path):
+    path = write_label(label, oblique, tmp_path / "answer.nrrd", dtype="uint16")
+    data, header = nrrd.read(str(path))
+    assert header["type"] == "uint16" and data.dtype == np.uint16
+    np.testing.assert_array_equal(data, label)
+
+
+def test_gzip_is_the_fast_level(label, oblique, tmp_path):
+    path = write_label(label, oblique, tmp_path / "answer.nii.gz")
+    assert gzip.decompress(path.read_bytes())[:4] == (348).to_bytes(4, "little")  # a NIfTI-1 header inside
+
+
+def test_bad_requests_are_refused(label, oblique, tmp_path):
+    with pytest.raises(ValueError, match="ends in one of"):
+        write_label(label, oblique, tmp_path / "answer.mha")
+    with pytest.raises(ValueError, match=r"\(X, Y, Z\)"):
+        write_label(label[None], oblique, tmp_path / "answer.nii")
+    with pytest.raises(ValueError, match="NRRD cannot hold"):
+        write_label(label, oblique, tmp_path / "answer.nrrd", dtype="complex64")
+
+
+def test_foreground_box_and_suffix():
+    values = np.zeros((10, 11, 12), np.uint8)
+    assert foreground_box(values) is None
+    values[2, 3:5, 7] = 1
+    assert foreground_box(values) == (slice(2, 3), slice(3, 5), slice(7, 8))
+    assert [suffix_of(p) for p in ("a.nii.gz", "A.NII", "b.nrrd", "c.seg.nrrd", "d.mha", None)] == \
+        [".nii.gz", ".nii", ".nrrd", ".nrrd", ".nii.gz", ".nii.gz"]
+
+
+def test_a_temporary_answer_keeps_its_suffix(label, oblique):
+    path = write_label_temporary(label, oblique, ".nrrd")
+    try:
+        assert path.endswith(".nrrd")
+        np.testing.assert_array_equal(nrrd.read(path)[0], label)
+    finally:
+        import os
+
+        os.unlink(path)
