@@ -19,7 +19,7 @@ import torch
 
 from lib.din.guides import GuideSettings
 from lib.din.network import load_network
-from lib.din.predict import modality_of, segment_prepared, settings_of
+from lib.din.predict import CLICK_WINDOW_MARGIN, modality_of, segment_prepared, settings_of
 from lib.din.preprocess import PreparedImage, model_space
 from lib.evaluation.protocol import Case
 from lib.interaction.clicks import Click
@@ -45,6 +45,9 @@ class DinHarnessSegmenter:
         device: where the network runs.
         modality: the network's model space; default that saved with the weights
             (``"ct"`` for a ``network`` given without one).
+        window_margin: without boxes, segment only a window around the clicks with this margin
+            (model voxels; :data:`lib.din.predict.CLICK_WINDOW_MARGIN` is what the server
+            serves); None: the whole volume.
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class DinHarnessSegmenter:
         boxes_for: Callable[[Case], Sequence[Corners]] | None = None,
         device: str = "cpu",
         modality: str | None = None,
+        window_margin: Sequence[int] | None = None,
     ) -> None:
         if network is None:
             path = weights or shipped_weights()
@@ -68,6 +72,7 @@ class DinHarnessSegmenter:
         self.name = name
         self.boxes_for = boxes_for
         self.device = device
+        self.window_margin = window_margin
         self._prepared: tuple[str, int, PreparedImage] | None = None
 
     def _prepare(self, case: Case) -> PreparedImage:
@@ -81,12 +86,18 @@ class DinHarnessSegmenter:
         if not clicks:
             return np.zeros(case.spatial_shape, dtype=np.float32)
         boxes = list(self.boxes_for(case)) if self.boxes_for is not None else []
-        return segment_prepared(self.network, self._prepare(case), clicks, self.settings, boxes, self.device)
+        return segment_prepared(self.network, self._prepare(case), clicks, self.settings, boxes, self.device,
+                                window_margin=self.window_margin)
 
 
 def din(weights: str | Path | None = None, device: str = "cpu") -> DinHarnessSegmenter:
     """The shipped DIN model (ExpDT, both DIM outputs), for ``--methods din``."""
     return DinHarnessSegmenter(weights, device=device, name="din")
+
+
+def din_window(weights: str | Path | None = None, device: str = "cpu") -> DinHarnessSegmenter:
+    """The shipped DIN model on a window around the clicks, as the server serves it, for ``--methods din_window``."""
+    return DinHarnessSegmenter(weights, device=device, name="din_window", window_margin=CLICK_WINDOW_MARGIN)
 
 
 def _variant(folder: str, name: str) -> Callable[..., DinHarnessSegmenter]:

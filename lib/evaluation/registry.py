@@ -36,6 +36,7 @@ _FACTORIES: dict[str, SegmenterFactory | str] = {
     "deepedit_petct_p25": "lib.deepedit.segmenter:deepedit_petct_p25",
     "deepedit_petct_p50": "lib.deepedit.segmenter:deepedit_petct_p50",
     "din": "lib.din.segmenter:din",
+    "din_window": "lib.din.segmenter:din_window",
     "din_exp_short": "lib.din.segmenter:din_exp_short",
     "din_edt_short": "lib.din.segmenter:din_edt_short",
     "din_gdt_short": "lib.din.segmenter:din_gdt_short",
