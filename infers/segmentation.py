@@ -9,7 +9,7 @@ from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.basic_infer import BasicInferTask
 
 from infers.errors import HttpErrors
-from lib.phantom.config import LABELS
+from lib.labels import LABELS
 from lib.segmentation.network import segmentation_unet
 from lib.segmentation.transforms import infer_pre_transforms, inferer, restore_to_input_grid
 

@@ -50,9 +50,9 @@ from lib.deepedit.network import deepedit_unet, warm_start_from_automatic
 from lib.deepedit.segmenter import DeepEditSegmenter
 from lib.evaluation.cases import phantom_cases
 from lib.evaluation.protocol import Case
+from lib.labels import LABELS
 from lib.machine import describe_machine
 from lib.metrics import dice
-from lib.phantom.config import LABELS
 from lib.segmentation.train import TEST_SEED, TRAIN_SEED, VAL_SEED, datalist
 from lib.simulators import border_distance_click
 from lib.training import BestCheckpoint, write_run_files

@@ -39,8 +39,8 @@ from lib.din.network import CPU_WIDTHS, PAPER_WIDTHS, din_network
 from lib.din.preprocess import MODALITIES, model_space
 from lib.din.samples import PATCH_SIZE, click_sampler, make_batch
 from lib.din.validate import VALIDATION_CLICKS, validate, validation_cases
+from lib.labels import LABELS
 from lib.machine import describe_machine
-from lib.phantom import LABELS
 from lib.phantom.datastore import write_datastore
 from lib.segmentation.train import TRAIN_SEED, VAL_SEED, datalist
 from lib.training import BestCheckpoint, write_run_files

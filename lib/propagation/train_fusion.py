@@ -35,8 +35,8 @@ from tqdm import tqdm
 
 from lib.atomic import save_weights_atomic, sha256_of
 from lib.imaging.prepare import prepare_file
+from lib.labels import LABELS
 from lib.machine import describe_machine
-from lib.phantom.config import LABELS
 from lib.phantom.datastore import write_datastore
 from lib.propagation.engine import InputCoordinates, PropagationEngine, check_edits
 from lib.propagation.fusion import ANCHORS, CPU_EXPANSION, FusionModule

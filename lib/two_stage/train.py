@@ -48,9 +48,9 @@ from monai.utils import set_determinism
 from lib.atomic import sha256_of, write_atomically
 from lib.evaluation.cases import crop_case, phantom_cases, roi_box
 from lib.evaluation.protocol import Case, spacing_of
+from lib.labels import LABELS
 from lib.machine import describe_machine
 from lib.metrics import dice
-from lib.phantom.config import LABELS
 from lib.phantom.datastore import write_datastore
 from lib.segmentation.train import TEST_SEED, TRAIN_SEED, VAL_SEED, datalist
 from lib.segmentation.transforms import MODEL_SPACING

@@ -33,9 +33,9 @@ import torch
 from monai.transforms import Compose, RandCropByPosNegLabeld, RandRotated, RandScaleIntensityd, RandShiftIntensityd
 from monai.utils import set_determinism
 
+from lib.labels import LABELS
 from lib.machine import describe_machine
 from lib.metrics import dice, hd95_mm
-from lib.phantom.config import LABELS
 from lib.segmentation.network import CPU_CHANNELS, segmentation_network
 from lib.segmentation.train import TEST_SEED, TRAIN_SEED, VAL_SEED, train_epochs
 from lib.segmentation.transforms import TRAIN_PATCH
