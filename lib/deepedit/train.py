@@ -154,7 +154,6 @@ def train(
     start, iterations, free, made = time.time(), 0, 0, 0
     paused = 0.0  # validation time, not counted in the budget (2S-ICR's trainers count theirs: conservative)
     best = BestCheckpoint(out / "weights.pt", meta)  # its step counts iterations
-    history: list[dict] = []
     losses: list[float] = []
 
     def elapsed() -> float:
@@ -172,11 +171,8 @@ def train(
         row = {"iteration": iterations, "minutes": elapsed(), "lr": optimizer.param_groups[0]["lr"],
                "loss": float(np.mean(losses)) if losses else None, "val_score": result["score"],
                "val_dsc": result["dsc_at_clicks"]}
-        if best.offer(network, result["score"], iterations, result):
-            row["best"] = True
-        history.append(row)
+        best.record(network, row, result["score"], iterations, result)
         losses.clear()
-        print(json.dumps(row), flush=True)
 
     if validate_start:
         check()  # the start's own score
@@ -205,10 +201,10 @@ def train(
             if elapsed() >= next_check:
                 check()
                 next_check = elapsed() + val_minutes
-    if not history or history[-1]["iteration"] != iterations:  # not validated at this point already
+    if not best.history or best.history[-1]["iteration"] != iterations:  # not validated at this point already
         check()
     best.write_current(network, out / "last.pt")
-    return {"history": history, "best_iteration": best.step, "validation": best.validation,
+    return {"history": best.history, "best_iteration": best.step, "validation": best.validation,
             "iterations": iterations, "click_free_iterations": free, "interactions": made,
             "train_minutes": elapsed(), "validation_minutes": paused / 60}
 

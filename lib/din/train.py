@@ -125,7 +125,6 @@ def train(
     sampler = click_sampler(modality, boundary_clicks)
     extra = {"widths": list(network.widths), "deep_guides": network.deep_guides, "modality": modality,
              **settings.as_dict()}
-    history: list[dict] = []
     best = BestCheckpoint(out / "weights.pt", extra)
     start, step, losses = time.time(), 0, []
 
@@ -135,11 +134,8 @@ def train(
         row = {"step": step, "minutes": round((time.time() - start) / 60, 2),
                "loss": float(np.mean(losses)) if losses else None, "score": result["score"],
                "dsc_at_clicks": result["dsc_at_clicks"], "lr": optimizer.param_groups[0]["lr"]}
-        if best.offer(network, result["score"], step, result):
-            row["best"] = True
-        history.append(row)
+        best.record(network, row, result["score"], step, result)
         losses.clear()
-        print(json.dumps(row), flush=True)
 
     network.train()
     while True:
@@ -156,7 +152,7 @@ def train(
             run_validation()
         if out_of_time:
             break
-    return {"history": history, "best_step": best.step, "validation": best.validation, "steps": step,
+    return {"history": best.history, "best_step": best.step, "validation": best.validation, "steps": step,
             "train_minutes": (time.time() - start) / 60, "final_lr": optimizer.param_groups[0]["lr"]}
 
 

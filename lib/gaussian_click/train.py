@@ -105,7 +105,6 @@ def train(
     rng = np.random.default_rng(seed)
     optimizer = torch.optim.Adam(network.parameters(), lr=lr)
     loss_function = dice_loss()
-    history: list[dict] = []
     best = BestCheckpoint(out / "weights.pt", keep_state=True)
     start, step, losses = time.time(), 0, []
 
@@ -113,11 +112,8 @@ def train(
         result = evaluate(network, validation, structures, seed=seed, device=device, clicks_at=val_clicks)
         row = {"step": step, "minutes": (time.time() - start) / 60, "loss": float(np.mean(losses)) if losses else None,
                "val": result["dice"], "score": result["score"]}
-        if best.offer(network, result["score"], step, result):
-            row["best"] = True
-        history.append(row)
+        best.record(network, row, result["score"], step, result)
         losses.clear()
-        print(json.dumps(row), flush=True)
 
     if validate_start:
         validate()
@@ -134,7 +130,7 @@ def train(
             if out_of_time:
                 done = True
                 break
-    return {"history": history, "best_step": best.step, "best_state": best.state,
+    return {"history": best.history, "best_step": best.step, "best_state": best.state,
             "validation": best.validation, "steps": step, "train_minutes": (time.time() - start) / 60}
 
 

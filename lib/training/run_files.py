@@ -3,7 +3,8 @@
 - :class:`BestCheckpoint`: keeps the best validation score, its step and result, and writes
   the network's weights to ``weights.pt`` (``{"model": state_dict, **meta}``, temp + rename)
   the moment the score improves, so a server reading the file never sees half of one and a
-  run cut short still leaves its best weights.
+  run cut short still leaves its best weights. :meth:`BestCheckpoint.record` also keeps the
+  validation rows (``history``, marked ``"best"``) and prints each as a JSON line.
   :meth:`BestCheckpoint.write_current` writes the network as it is now (``last.pt``) with the
   same entries.
 - :func:`write_run_files`: ``metrics.json`` and ``MODEL_CARD.md`` at the end of a run, each
@@ -40,6 +41,7 @@ class BestCheckpoint:
         self.step = 0
         self.validation: dict | None = None
         self.state: dict | None = None
+        self.history: list[dict] = []
 
     def offer(self, network: torch.nn.Module, score: float, step: int, validation: dict | None = None) -> bool:
         """Record a validation; write the weights when ``score`` beats the best so far.
@@ -54,6 +56,22 @@ class BestCheckpoint:
         self.score, self.step, self.validation = float(score), int(step), validation
         self.state = state if self.keep_state else None
         return True
+
+    def record(
+        self, network: torch.nn.Module, row: dict, score: float, step: int, validation: dict | None = None
+    ) -> bool:
+        """:meth:`offer`, then ``row`` (with ``"best": True`` on a new best) appended to ``history``
+        and printed as one JSON line.
+
+        Returns:
+            True when this was a new best.
+        """
+        improved = self.offer(network, score, step, validation)
+        if improved:
+            row["best"] = True
+        self.history.append(row)
+        print(json.dumps(row), flush=True)
+        return improved
 
     def write_current(self, network: torch.nn.Module, path: str | Path) -> Path:
         """Write the network's weights as they are now to ``path``, with ``meta`` (e.g. ``last.pt``)."""

@@ -221,7 +221,6 @@ def train(
     optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=WEIGHT_DECAY)
     loss_function = dice_bce_loss()
     start, step, iterations = time.time(), 0, 0
-    history: list[dict] = []
     best = BestCheckpoint(out / "weights.pt", meta)
     losses: list[float] = []
 
@@ -237,11 +236,8 @@ def train(
         row = {"step": step, "iterations": iterations, "minutes": (time.time() - start) / 60,
                "lr": optimizer.param_groups[0]["lr"], "loss": float(np.mean(losses)) if losses else None,
                "val_score": result["score"], "val_dsc": result["dsc_at_clicks"]}
-        if best.offer(network, result["score"], step, result):
-            row["best"] = True
-        history.append(row)
+        best.record(network, row, result["score"], step, result)
         losses.clear()
-        print(json.dumps(row), flush=True)
 
     if validate_start:
         validate()
@@ -266,7 +262,7 @@ def train(
             next_validation = step + val_every
     validate()
     best.write_current(network, out / "last.pt")  # for ablations
-    return {"history": history, "best_step": best.step, "validation": best.validation, "steps": step,
+    return {"history": best.history, "best_step": best.step, "validation": best.validation, "steps": step,
             "iterations": iterations, "train_minutes": (time.time() - start) / 60}
 
 

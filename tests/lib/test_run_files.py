@@ -43,3 +43,13 @@ def test_write_run_files_default_and_published_names(tmp_path):
     named = write_run_files(tmp_path / "models", {"steps": 4}, card, "two_stage_ct.json", "two_stage_ct.md")
     assert named["metrics"].name == "two_stage_ct.json" and named["card"].read_text() == "# card 4"
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["two_stage_ct.json", "two_stage_ct.md"]
+
+
+def test_record_marks_the_best_rows_keeps_the_history_and_prints_json_lines(tmp_path, capsys):
+    network = torch.nn.Linear(2, 1)
+    best = BestCheckpoint(tmp_path / "weights.pt")
+    assert best.record(network, {"step": 1, "score": 0.2}, 0.2, 1)
+    assert not best.record(network, {"step": 2, "score": 0.1}, 0.1, 2)
+    assert best.history == [{"step": 1, "score": 0.2, "best": True}, {"step": 2, "score": 0.1}]
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line) for line in lines] == best.history and best.step == 1
