@@ -65,8 +65,10 @@ if str(REPO) not in sys.path:
 
 from apps.radiotherapy.launch import APP_DIR, RunningServer, start_server  # noqa: E402
 from benchmarks.report import emit  # noqa: E402
+from lib.labels import LABELS  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
-from lib.phantom import LABELS, PhantomConfig, generate_phantom  # noqa: E402
+from lib.phantom import PhantomConfig, generate_phantom  # noqa: E402
+from lib.phantom.config import LABELS as PHANTOM_LABELS  # noqa: E402
 from lib.phantom.io import save_nifti_atomic  # noqa: E402
 
 TASKS = ("gaussian_click_2d", "gaussian_click_3d", "din", "two_stage", "universal_click", "slice_propagation")
@@ -114,7 +116,7 @@ def ct_studies(folder: Path, pet: bool = False) -> list[Study]:
     """``region`` (128 x 128 x 64 around the tumour) and ``whole`` (224 x 192 x 80); with ``pet``
     the files hold CT and PET as (X, Y, Z, 2), as the phantom datastore writes them."""
     phantom = generate_phantom(replace(WHOLE, pet=pet))
-    gtv = phantom.label == LABELS["gtv"]
+    gtv = phantom.label == PHANTOM_LABELS["gtv"]
     box = crop_box(np.argwhere(gtv).mean(axis=0).round().astype(int), REGION_SHAPE, gtv.shape)
     image = phantom.image[0] if not pet else np.moveaxis(phantom.image, 0, -1)
     write_crop(image, phantom.affine, box, folder / "region.nii.gz")
@@ -135,7 +137,7 @@ def stir_studies(folder: Path) -> list[Study]:
         config = stir_config(seed=STIR_SEED, **({"shape": shape} if shape else {}))
         phantom = generate_phantom(config)
         save_phantom(phantom, folder / f"{name}.nii.gz")
-        components = cc3d.connected_components(phantom.label == LABELS["gtv"], connectivity=26)
+        components = cc3d.connected_components(phantom.label == PHANTOM_LABELS["gtv"], connectivity=26)
         largest = components == int(np.argmax(np.bincount(components.ravel())[1:])) + 1
         studies.append(Study(name, list(config.shape), list(config.spacing), largest))
     return studies
@@ -152,7 +154,7 @@ def scaling_studies(folder: Path, sizes: Sequence[tuple[int, int, int]], spacing
     phantom = generate_phantom(config)
     factors = [n / c for n, c in zip(largest, coarse)]
     image = zoom(phantom.image[0], factors, order=1).astype(np.int16)
-    gtv = zoom((phantom.label == LABELS["gtv"]).astype(np.uint8), factors, order=0).astype(bool)
+    gtv = zoom((phantom.label == PHANTOM_LABELS["gtv"]).astype(np.uint8), factors, order=0).astype(bool)
     affine = phantom.affine.copy()
     affine[:3, :3] = affine[:3, :3] / np.asarray(factors)  # same origin, finer voxels
     centre = np.argwhere(gtv).mean(axis=0).round().astype(int)

@@ -48,7 +48,7 @@ from lib.gaussian_click.network import gaussian_click_net
 from lib.gaussian_click.predict import segment_prepared
 from lib.imaging.prepare import PreparedImage, prepare_file
 from lib.interaction.clicks import parse_clicks
-from lib.phantom.config import LABELS
+from lib.labels import LABELS
 from lib.session_cache import SessionCache, shared_cache
 
 

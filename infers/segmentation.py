@@ -10,7 +10,7 @@ from monailabel.tasks.infer.basic_infer import BasicInferTask
 
 from infers.answer import AnswerTask
 from infers.errors import HttpErrors
-from lib.phantom.config import LABELS
+from lib.labels import LABELS
 from lib.segmentation.network import segmentation_unet
 from lib.segmentation.transforms import infer_pre_transforms, inferer, restore_to_input_grid
 

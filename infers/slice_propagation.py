@@ -56,7 +56,7 @@ from infers.answer import AnswerTask, network_time
 from infers.errors import HttpErrors, UnreadableImageError
 from lib.atomic import sha256_of
 from lib.imaging.prepare import PreparedImage, prepare_file
-from lib.phantom.config import LABELS
+from lib.labels import LABELS
 from lib.propagation.correct import CorrectionSettings
 from lib.propagation.engine import PropagationEngine, check_edits
 from lib.propagation.fusion import FusionModule

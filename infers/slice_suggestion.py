@@ -30,7 +30,7 @@ from infers.slice_propagation import read_label
 from lib.active_learning.record import model_version
 from lib.active_learning.scores import STRUCTURES, expected_errors, rank_slices, slice_scores, superior_inferior_axis
 from lib.active_learning.uncertainty import DEFAULT_AUGMENTATIONS, uncertainty_maps
-from lib.phantom.config import LABELS
+from lib.labels import LABELS
 from lib.segmentation.network import segmentation_unet
 from lib.session_cache import SessionCache, file_key
 

@@ -22,7 +22,7 @@ from lib.din.guides import GuideSettings
 from lib.din.preprocess import model_space
 from lib.din.samples import RandDinPatchd, click_sampler
 from lib.din.train import PAPER_BETAS, PAPER_LR, loss_function
-from lib.phantom.config import LABELS
+from lib.labels import LABELS
 from trainers.publish import PublishesAtomically
 
 

@@ -7,7 +7,7 @@ from monai.losses import DiceCELoss
 from monai.transforms import Activationsd, AsDiscreted
 from monailabel.tasks.train.basic_train import BasicTrainTask, Context
 
-from lib.phantom.config import LABELS
+from lib.labels import LABELS
 from lib.segmentation.transforms import inferer, load_transforms, train_transforms
 from trainers.publish import PublishesAtomically
 

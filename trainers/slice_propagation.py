@@ -20,6 +20,7 @@ from monailabel.interfaces.tasks.train import TrainTask
 
 from lib.atomic import write_atomically
 from lib.propagation.train_fusion import fit_fusion, write_card
+from lib.training import write_run_files
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class FusionTrainer(TrainTask):
         metrics["data"] = f"{len(pairs) - n_val} / {n_val} labelled datastore images (train / validation)"
         metrics["command"] = "POST /train/slice_propagation"
         write_atomically(self.publish_path, lambda tmp: tmp.write_bytes((out / "fusion.pt").read_bytes()))
-        write_atomically(self.publish_path.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
-        write_card(metrics, self.publish_path.with_suffix(".md"))
+        stem = self.publish_path.stem
+        write_run_files(self.publish_path.parent, metrics, write_card, f"{stem}.json", f"{stem}.md")
         logger.info(f"fusion module published: {self.publish_path}")
         return {k: metrics[k] for k in ("best_val_loss", "untrained_val_loss", "train_minutes", "samples")}

@@ -21,6 +21,7 @@ from monailabel.interfaces.datastore import Datastore
 from monailabel.interfaces.tasks.train import TrainTask
 
 from lib.atomic import write_atomically
+from lib.training import write_run_files
 from lib.two_stage.model_card import write_model_card
 from lib.two_stage.train import PAPER_LR, VAL_MARGIN_MM, fit_refinement, file_cases
 from lib.two_stage.preprocess import image_channels
@@ -80,9 +81,8 @@ class TwoStageTrainer(TrainTask):
                   "test": ["none", 0], "folder": "datastore"},
         )
         write_atomically(self.publish_path, lambda tmp: tmp.write_bytes((work / "weights.pt").read_bytes()))
-        write_atomically(self.publish_path.with_suffix(".json"),
-                         lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
-        write_atomically(self.publish_path.with_suffix(".md"), lambda tmp: write_model_card(metrics, tmp))
+        stem = self.publish_path.stem
+        write_run_files(self.publish_path.parent, metrics, write_model_card, f"{stem}.json", f"{stem}.md")
         logger.info(f"2S-ICR refinement net published: {self.publish_path}")
         return {k: metrics[k] for k in ("steps", "iterations", "train_minutes", "best_step")} | {
             "val_score": (metrics["validation"] or {}).get("score")}

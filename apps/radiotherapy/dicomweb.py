@@ -46,7 +46,7 @@ from pydicom.dataset import Dataset
 
 from lib.dicom.seg import label_to_seg, seg_to_label
 from lib.dicom.series import SeriesError, check_series, read_series
-from lib.phantom.config import LABELS
+from lib.labels import LABELS
 from lib.phantom.io import save_nifti_atomic
 
 logger = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ from apps.radiotherapy.ohif import install_ohif_route  # noqa: E402
 from apps.radiotherapy.online import EVENTS_FILE, ONLINE, AnnotationEvents, start_online_training  # noqa: E402
 from apps.radiotherapy.active_learning import ActiveLearning  # noqa: E402
 from apps.radiotherapy.warmup import start_warmup  # noqa: E402
-from lib.phantom.config import LABELS  # noqa: E402
+from lib.labels import LABELS  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

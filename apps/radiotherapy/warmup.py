@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from lib.phantom import LABELS, PhantomConfig, generate_phantom
+from lib.labels import LABELS
+from lib.phantom import PhantomConfig, generate_phantom
 from lib.phantom.io import save_nifti_atomic
 
 logger = logging.getLogger(__name__)

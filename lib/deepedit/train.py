@@ -29,7 +29,6 @@ written here as a plain loop over MONAI's DeepEdit transforms (:mod:`lib.deepedi
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import logging
 import math
@@ -45,18 +44,18 @@ from monai.data import CacheDataset, DataLoader
 from monai.losses import DiceCELoss
 from monai.utils import set_determinism
 
-from lib.atomic import save_weights_atomic, write_atomically
 from lib.deepedit.guidance import GUIDANCE_CHANNELS, GUIDANCE_SIGMA, click_step, guidance_channels, initial_guidance
 from lib.deepedit.model_card import write_model_card
 from lib.deepedit.network import deepedit_unet, warm_start_from_automatic
 from lib.deepedit.segmenter import DeepEditSegmenter
 from lib.evaluation.cases import phantom_cases
 from lib.evaluation.protocol import Case
+from lib.labels import LABELS
 from lib.machine import describe_machine
 from lib.metrics import dice
-from lib.phantom.config import LABELS
 from lib.segmentation.train import TEST_SEED, TRAIN_SEED, VAL_SEED, datalist
 from lib.simulators import border_distance_click
+from lib.training import BestCheckpoint, write_run_files
 from lib.two_stage.network import load_stage1
 from lib.two_stage.preprocess import CHANNELS
 from lib.two_stage.train import VAL_MARGIN_MM, data_folder, write_phantoms
@@ -154,8 +153,7 @@ def train(
     loss_function = DiceCELoss(to_onehot_y=True, softmax=True)
     start, iterations, free, made = time.time(), 0, 0, 0
     paused = 0.0  # validation time, not counted in the budget (2S-ICR's trainers count theirs: conservative)
-    best: dict = {"score": -1.0, "iteration": 0, "validation": None}
-    history: list[dict] = []
+    best = BestCheckpoint(out / "weights.pt", meta)  # its step counts iterations
     losses: list[float] = []
 
     def elapsed() -> float:
@@ -173,13 +171,8 @@ def train(
         row = {"iteration": iterations, "minutes": elapsed(), "lr": optimizer.param_groups[0]["lr"],
                "loss": float(np.mean(losses)) if losses else None, "val_score": result["score"],
                "val_dsc": result["dsc_at_clicks"]}
-        if result["score"] > best["score"]:
-            best.update(score=result["score"], iteration=iterations, validation=result)
-            save_weights_atomic(copy.deepcopy(network.state_dict()), out / "weights.pt", **meta)
-            row["best"] = True
-        history.append(row)
+        best.record(network, row, result["score"], iterations, result)
         losses.clear()
-        print(json.dumps(row), flush=True)
 
     if validate_start:
         check()  # the start's own score
@@ -208,10 +201,10 @@ def train(
             if elapsed() >= next_check:
                 check()
                 next_check = elapsed() + val_minutes
-    if not history or history[-1]["iteration"] != iterations:  # not validated at this point already
+    if not best.history or best.history[-1]["iteration"] != iterations:  # not validated at this point already
         check()
-    save_weights_atomic(copy.deepcopy(network.state_dict()), out / "last.pt", **meta)
-    return {"history": history, "best_iteration": best["iteration"], "validation": best["validation"],
+    best.write_current(network, out / "last.pt")
+    return {"history": best.history, "best_iteration": best.step, "validation": best.validation,
             "iterations": iterations, "click_free_iterations": free, "interactions": made,
             "train_minutes": elapsed(), "validation_minutes": paused / 60}
 
@@ -271,8 +264,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "data": {"train": [TRAIN_SEED, args.train_cases], "val": [VAL_SEED, args.val_cases],
                  "test": [TEST_SEED, args.test_cases], "folder": str(data)},
     }
-    write_atomically(args.out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
-    write_atomically(args.out / "MODEL_CARD.md", lambda tmp: write_model_card(metrics, tmp))
+    write_run_files(args.out, metrics, write_model_card)
     print(json.dumps(metrics["validation"], indent=2))
     return metrics
 

@@ -23,6 +23,8 @@ import pydicom
 from lib.atomic import write_atomically
 from lib.dicom.seg import label_to_seg
 from lib.dicom.series import Study, deterministic_uid, write_series
+from lib.labels import relabel
+from lib.phantom.config import LABELS as PHANTOM_LABELS
 from lib.phantom.datastore import case_config
 from lib.phantom.generate import generate_phantom
 
@@ -81,7 +83,8 @@ def write_case(
         pet_uid = deterministic_uid("phantom", seed, "pet")
         files += write_series(phantom.image[1], phantom.affine, root / "pet", study, "PT", pet_uid, 2, "PET SUV")
     if labelled:
-        seg = label_to_seg(phantom.label, [pydicom.dcmread(str(f)) for f in files[: config.shape[2]]],
+        label = relabel(phantom.label, PHANTOM_LABELS)  # the phantom's values -> the app's, by name
+        seg = label_to_seg(label, [pydicom.dcmread(str(f)) for f in files[: config.shape[2]]],
                            series_number=100, description="final label", seed=("phantom", seed))
         seg_uid = str(seg.SeriesInstanceUID)
         files.append(write_atomically(root / "seg.dcm", lambda tmp: seg.save_as(tmp)))

@@ -2,8 +2,8 @@
 
 A label is an (X, Y, Z) uint8 array on the source series' grid (i = column, j = row,
 k = slice in ascending order along the normal, see ``lib.dicom.series``), values from
-``lib.phantom.config.LABELS`` (1 = gtv, 2 = heart). Each label value becomes the segment
-of that number, named and coded (SNOMED CT).
+the app's label map ``lib.labels.LABELS`` (1 = gtv, 2 = heart). Each label value becomes the
+segment of that number, named and coded (SNOMED CT, ``lib.labels.STRUCTURES``).
 """
 
 from __future__ import annotations
@@ -16,15 +16,13 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from lib.dicom.series import deterministic_uid, sorted_datasets
-from lib.phantom.config import LABELS
-
-_ANATOMICAL_STRUCTURE = hd.sr.CodedConcept("123037004", "SCT", "Anatomical Structure")
-_ABNORMAL_STRUCTURE = hd.sr.CodedConcept("49755003", "SCT", "Morphologically Abnormal Structure")
+from lib.labels import LABELS, STRUCTURES
 
 #: (category, type, description) of each structure the app contours.
 SEGMENT_CODES: dict[str, tuple[hd.sr.CodedConcept, hd.sr.CodedConcept, str]] = {
-    "gtv": (_ABNORMAL_STRUCTURE, hd.sr.CodedConcept("86049000", "SCT", "Neoplasm, Primary"), "Gross tumour volume"),
-    "heart": (_ANATOMICAL_STRUCTURE, hd.sr.CodedConcept("80891009", "SCT", "Heart"), "Heart"),
+    s.name: (hd.sr.CodedConcept(s.category[0], "SCT", s.category[1]), hd.sr.CodedConcept(s.code[0], "SCT", s.code[1]),
+             s.description)
+    for s in STRUCTURES
 }
 ALGORITHM = hd.AlgorithmIdentificationSequence(
     name="radiotherapy-monailabel", version="0.1.0", family=codes.cid7162.ArtificialIntelligence

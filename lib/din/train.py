@@ -21,7 +21,6 @@ and architecture), then ``metrics.json`` and ``MODEL_CARD.md`` at the end.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import shlex
 import sys
@@ -34,17 +33,17 @@ import torch
 from monai.transforms import Compose
 from monai.utils import set_determinism
 
-from lib.atomic import save_weights_atomic, write_atomically
 from lib.din.guides import GUIDE_KINDS, GuideSettings
 from lib.din.model_card import write_model_card
 from lib.din.network import CPU_WIDTHS, PAPER_WIDTHS, din_network
 from lib.din.preprocess import MODALITIES, model_space
 from lib.din.samples import PATCH_SIZE, click_sampler, make_batch
 from lib.din.validate import VALIDATION_CLICKS, validate, validation_cases
+from lib.labels import LABELS
 from lib.machine import describe_machine
-from lib.phantom import LABELS
 from lib.phantom.datastore import write_datastore
 from lib.segmentation.train import TRAIN_SEED, VAL_SEED, datalist
+from lib.training import BestCheckpoint, write_run_files
 
 SEED = 2024
 PAPER_LR = 3e-4
@@ -126,8 +125,7 @@ def train(
     sampler = click_sampler(modality, boundary_clicks)
     extra = {"widths": list(network.widths), "deep_guides": network.deep_guides, "modality": modality,
              **settings.as_dict()}
-    history: list[dict] = []
-    best: dict = {"score": -1.0, "step": 0, "validation": None}
+    best = BestCheckpoint(out / "weights.pt", extra)
     start, step, losses = time.time(), 0, []
 
     def run_validation() -> None:
@@ -136,13 +134,8 @@ def train(
         row = {"step": step, "minutes": round((time.time() - start) / 60, 2),
                "loss": float(np.mean(losses)) if losses else None, "score": result["score"],
                "dsc_at_clicks": result["dsc_at_clicks"], "lr": optimizer.param_groups[0]["lr"]}
-        if result["score"] > best["score"]:
-            best.update(score=result["score"], step=step, validation=result)
-            save_weights_atomic(copy.deepcopy(network.state_dict()), out / "weights.pt", **extra)
-            row["best"] = True
-        history.append(row)
+        best.record(network, row, result["score"], step, result)
         losses.clear()
-        print(json.dumps(row), flush=True)
 
     network.train()
     while True:
@@ -159,7 +152,7 @@ def train(
             run_validation()
         if out_of_time:
             break
-    return {"history": history, "best_step": best["step"], "validation": best["validation"], "steps": step,
+    return {"history": best.history, "best_step": best.step, "validation": best.validation, "steps": step,
             "train_minutes": (time.time() - start) / 60, "final_lr": optimizer.param_groups[0]["lr"]}
 
 
@@ -249,8 +242,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "validation": result["validation"],
         "history": result["history"],
     }
-    write_atomically(out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
-    write_atomically(out / "MODEL_CARD.md", lambda tmp: write_model_card(metrics, tmp))
+    write_run_files(out, metrics, write_model_card)
     print(json.dumps(result["validation"], indent=2))
     return metrics
 

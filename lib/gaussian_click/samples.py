@@ -25,7 +25,8 @@ import torch
 from monai.transforms import MapTransform, Randomizable
 
 from lib.gaussian_click.inputs import PAD_VALUE, ROI_3D, Window, centred_window, crop_to_window
-from lib.phantom.config import ALL_LABELS, LABELS
+from lib.labels import LABELS
+from lib.phantom.config import ALL_LABELS
 
 #: Training slice size (X, Y) in model pixels: 288 x 288 mm at 3 mm, most of a phantom slice
 #: (112 x 96 pixels) around the structure; 128 x 128 costs 1.8 x the compute per step.
@@ -40,7 +41,8 @@ def training_size(dims: int) -> tuple[int, ...]:
 
 
 def structure_values(exclude: Sequence[str] = (), organs: bool = False) -> dict[str, int]:
-    """The structures trained on: ``LABELS`` (``ALL_LABELS`` with ``organs``) less ``exclude``.
+    """The structures trained on, less ``exclude``: the app's ``LABELS`` (the values of ``final``
+    labels), or with ``organs`` the phantom's ``ALL_LABELS`` (the values of its ``organs`` label files).
 
     Raises:
         ValueError: an unknown name, or nothing left.
@@ -60,7 +62,7 @@ class SampleSpec:
     """Where one sample is: the structure, the window centre (model voxels), and its kind.
 
     Attributes:
-        structure: the structure's name (a key of ``LABELS``).
+        structure: the structure's name (a key of the label map the sample is drawn from).
         centre: (x, y, z); for 2D, z is the slice.
         random: True for a window placed anywhere.
     """
@@ -83,22 +85,23 @@ def sample_window(spec: SampleSpec, model_shape: Sequence[int], dims: int) -> Wi
 
 
 def extract_sample(
-    image: np.ndarray, label: np.ndarray, spec: SampleSpec, dims: int
+    image: np.ndarray, label: np.ndarray, spec: SampleSpec, dims: int, structures: Mapping[str, int] = LABELS
 ) -> tuple[np.ndarray, np.ndarray]:
     """The window of a sample.
 
     Args:
         image: (X, Y, Z) model-space intensities.
-        label: (X, Y, Z) label values (``LABELS``).
+        label: (X, Y, Z) label values (``structures``).
         spec: which structure and where.
         dims: 2 or 3.
+        structures: name -> value of ``label``'s structures (default the app's ``LABELS``).
 
     Returns:
         image (*size) float32 padded with ``PAD_VALUE``; truth (*size) bool of the structure.
     """
     window = sample_window(spec, image.shape, dims)
     crop = crop_to_window(np.asarray(image, dtype=np.float32), window, PAD_VALUE)
-    truth = crop_to_window(np.asarray(label) == ALL_LABELS[spec.structure], window, False)
+    truth = crop_to_window(np.asarray(label) == structures[spec.structure], window, False)
     return crop, truth
 
 
@@ -197,7 +200,7 @@ class RandStructureSampled(Randomizable, MapTransform):
         image = np.asarray(d["image"])[0]
         label = np.asarray(d["label"])[0]
         self.randomize(label)
-        crop, truth = extract_sample(image, label, self.spec, self.dims)
+        crop, truth = extract_sample(image, label, self.spec, self.dims, self.structures)
         d["image"] = torch.from_numpy(crop[None])
         d["label"] = torch.from_numpy(truth[None].astype(np.float32))
         d["structure"] = self.spec.structure

@@ -21,7 +21,6 @@ are validated first, at step 0, so a fine-tune never keeps a checkpoint worse th
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import shlex
@@ -37,7 +36,6 @@ from monai.losses import DiceLoss
 from monai.transforms import Compose
 from monai.utils import set_determinism
 
-from lib.atomic import save_weights_atomic, write_atomically
 from lib.gaussian_click.click_loop import MAX_INTERACTIONS_CHOICES, train_step
 from lib.gaussian_click.model_card import write_model_card
 from lib.gaussian_click.network import default_features, gaussian_click_net, load_network
@@ -47,6 +45,7 @@ from lib.gaussian_click.validate import VALIDATION_CLICKS, ValidationSet, evalua
 from lib.machine import describe_machine
 from lib.phantom.datastore import write_datastore
 from lib.segmentation.train import TRAIN_SEED, VAL_SEED, datalist
+from lib.training import BestCheckpoint, write_run_files
 
 PAPER_SEED = 4242
 PAPER_LR = 1e-4
@@ -106,21 +105,15 @@ def train(
     rng = np.random.default_rng(seed)
     optimizer = torch.optim.Adam(network.parameters(), lr=lr)
     loss_function = dice_loss()
-    history: list[dict] = []
-    best = {"score": -1.0, "step": 0, "state": copy.deepcopy(network.state_dict()), "validation": None}
+    best = BestCheckpoint(out / "weights.pt", keep_state=True)
     start, step, losses = time.time(), 0, []
 
     def validate() -> None:
         result = evaluate(network, validation, structures, seed=seed, device=device, clicks_at=val_clicks)
         row = {"step": step, "minutes": (time.time() - start) / 60, "loss": float(np.mean(losses)) if losses else None,
                "val": result["dice"], "score": result["score"]}
-        if result["score"] > best["score"]:
-            best.update(score=result["score"], step=step, state=copy.deepcopy(network.state_dict()), validation=result)
-            save_weights_atomic(best["state"], out / "weights.pt")
-            row["best"] = True
-        history.append(row)
+        best.record(network, row, result["score"], step, result)
         losses.clear()
-        print(json.dumps(row), flush=True)
 
     if validate_start:
         validate()
@@ -137,8 +130,8 @@ def train(
             if out_of_time:
                 done = True
                 break
-    return {"history": history, "best_step": best["step"], "best_state": best["state"],
-            "validation": best["validation"], "steps": step, "train_minutes": (time.time() - start) / 60}
+    return {"history": best.history, "best_step": best.step, "best_state": best.state,
+            "validation": best.validation, "steps": step, "train_minutes": (time.time() - start) / 60}
 
 
 def parse_clicks_at(text: str) -> tuple[int, ...]:
@@ -226,8 +219,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "validation": result["validation"],
         "history": result["history"],
     }
-    write_atomically(out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
-    write_atomically(out / "MODEL_CARD.md", lambda tmp: write_model_card(metrics, tmp))
+    write_run_files(out, metrics, write_model_card)
     print(json.dumps(result["validation"], indent=2))
     return metrics
 

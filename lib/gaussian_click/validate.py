@@ -16,7 +16,7 @@ import torch
 
 from lib.gaussian_click.click_loop import dice_after_clicks
 from lib.gaussian_click.samples import extract_sample, validation_specs
-from lib.phantom.config import LABELS
+from lib.labels import LABELS
 
 #: Clicks after which validation Dice is reported (the model card's columns).
 VALIDATION_CLICKS: tuple[int, ...] = (1, 2, 5)

@@ -21,7 +21,7 @@ NOT_ANNOTATED = 0
 ANNOTATED_GTV = 1
 ANNOTATED_HEART = 2
 ANNOTATED_BACKGROUND = 3
-#: Model classes (0 background, 1 GTV, 2 heart), as ``lib.phantom.LABELS``.
+#: Model classes (0 background, 1 GTV, 2 heart), as ``lib.labels.LABELS``.
 NUM_CLASSES = 3
 
 Box = tuple[slice, slice, slice]

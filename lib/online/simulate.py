@@ -39,11 +39,11 @@ from tqdm import tqdm  # noqa: E402
 
 from lib.atomic import write_atomically  # noqa: E402
 from lib.evaluation.report import write_png  # noqa: E402
+from lib.labels import LABELS  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
 from lib.metrics import dice  # noqa: E402
 from lib.online.annotation import ANNOTATED_BACKGROUND  # noqa: E402
 from lib.online.trainer import OnlineTrainer, TrainerConfig  # noqa: E402
-from lib.phantom.config import LABELS  # noqa: E402
 from lib.phantom.datastore import write_datastore  # noqa: E402
 from lib.phantom.io import save_nifti_atomic  # noqa: E402
 from lib.segmentation.network import segmentation_unet  # noqa: E402

@@ -8,11 +8,11 @@ from typing import Literal
 Modality = Literal["ct", "mri_stir"]
 Orientation = Literal["RAS", "LPS", "oblique"]
 
-#: Label values written to every label file, as MONAI Label's ``labels`` mapping.
+#: The phantom's own label values (0 background): its ``label`` arrays and ``labels/final`` files.
 LABELS: dict[str, int] = {"gtv": 1, "heart": 2}
 #: Further structures the generator draws, written only to the optional ``labels/organs`` files
 #: (a superset of ``LABELS``, same values for gtv and heart), for models that learn from many
-#: structures, such as the Gaussian-click unseen-structure test.
+#: structures.
 ORGAN_LABELS: dict[str, int] = {"lung": 3, "liver": 4, "aorta": 5, "bone": 6, "spinal_canal": 7}
 ALL_LABELS: dict[str, int] = {**LABELS, **ORGAN_LABELS}
 

@@ -44,9 +44,9 @@ from tqdm import tqdm  # noqa: E402
 from lib.atomic import write_atomically  # noqa: E402
 from lib.evaluation.report import json_safe, write_png  # noqa: E402
 from lib.imaging.prepare import PreparedImage, prepare_file  # noqa: E402
+from lib.labels import LABELS  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
 from lib.metrics import dice, hd95_mm, sensitivity, specificity  # noqa: E402
-from lib.phantom.config import LABELS  # noqa: E402
 from lib.phantom.datastore import write_datastore  # noqa: E402
 from lib.propagation.bases import BASE_KINDS, TRUTH_KINDS, click_model_base, truth_base  # noqa: E402
 from lib.propagation.baselines import interpolate_edits, paste_edits  # noqa: E402

@@ -33,10 +33,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lib.atomic import save_weights_atomic, sha256_of, write_atomically
+from lib.atomic import save_weights_atomic, sha256_of
 from lib.imaging.prepare import prepare_file
+from lib.labels import LABELS
 from lib.machine import describe_machine
-from lib.phantom.config import LABELS
 from lib.phantom.datastore import write_datastore
 from lib.propagation.engine import InputCoordinates, PropagationEngine, check_edits
 from lib.propagation.fusion import ANCHORS, CPU_EXPANSION, FusionModule
@@ -46,6 +46,7 @@ from lib.segmentation.evaluate import load_network
 from lib.segmentation.predict import predict_file
 from lib.segmentation.train import TRAIN_SEED, VAL_SEED
 from lib.simulators.slice_editor import worst_slice
+from lib.training import write_run_files
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,7 +189,8 @@ def _anchor_words(metrics: dict) -> str:
 
 
 def write_card(metrics: dict, path: Path) -> None:
-    """The fusion module's model card from its metrics."""
+    """The fusion module's model card from its metrics (a plain write: callers go through
+    :func:`lib.training.write_run_files`)."""
     m = metrics
     lines = [
         f"# Slice-edit propagation fusion module ({m['arch']}, decoder level {m['level']})",
@@ -213,7 +215,7 @@ def write_card(metrics: dict, path: Path) -> None:
         "Accuracy on held-out phantoms: `results/slice_propagation*/` (the evaluation harness).",
         "",
     ]
-    write_atomically(path, lambda tmp: tmp.write_text("\n".join(lines)))
+    Path(path).write_text("\n".join(lines))
 
 
 def simulate_all(
@@ -323,8 +325,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "data": {"train": [TRAIN_SEED, args.train_cases], "val": [VAL_SEED, args.val_cases]},
         **metrics,
     }
-    write_atomically(out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
-    write_card(metrics, out / "MODEL_CARD.md")
+    write_run_files(out, metrics, write_card)
     print(json.dumps({k: metrics[k] for k in ("untrained_val_loss", "best_val_loss", "train_minutes")}))
 
 

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lib.labels import LABELS
 from lib.metrics import dice, hd95_mm
-from lib.phantom.config import LABELS
 from lib.segmentation.model_card import write_model_card
 from lib.segmentation.network import segmentation_network
 from lib.segmentation.predict import predict_file

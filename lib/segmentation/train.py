@@ -12,7 +12,6 @@ keeps the best weights, evaluates them on the held-out set and writes
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import shlex
@@ -28,13 +27,13 @@ from monai.losses import DiceCELoss
 from monai.utils import set_determinism
 from tqdm import tqdm
 
-from lib.atomic import save_weights_atomic
 from lib.machine import describe_machine
 from lib.phantom.datastore import write_datastore
 from lib.segmentation.evaluate import evaluate_folder
 from lib.segmentation.model_card import write_model_card
 from lib.segmentation.network import ARCHITECTURES, CPU_CHANNELS, segmentation_network
 from lib.segmentation.transforms import train_transforms
+from lib.training import BestCheckpoint, write_run_files
 
 TRAIN_SEED, VAL_SEED, TEST_SEED = 100, 800, 900
 
@@ -75,7 +74,7 @@ def train_epochs(
     loss_function = DiceCELoss(to_onehot_y=True, softmax=True)
     optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=1e-5)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    best_state, best_score, history = copy.deepcopy(network.state_dict()), -1.0, []
+    best, history = BestCheckpoint(best_path, meta, keep_state=True), []
     start = time.time()
     for epoch in tqdm(range(1, epochs + 1), desc="epochs", unit="epoch"):
         network.train()
@@ -93,15 +92,13 @@ def train_epochs(
             summary = evaluate(network, val_folder)["summary"]
             row.update(val_gtv_dice=summary["mean_gtv_dice"], val_heart_dice=summary["mean_heart_dice"])
             score = summary["mean_gtv_dice"] + summary["mean_heart_dice"]
-            if score > best_score:
-                best_score, best_state = score, copy.deepcopy(network.state_dict())
-                save_weights_atomic(best_state, best_path, **meta)
+            if best.offer(network, score, epoch):
                 row["best"] = True
         history.append(row)
         tqdm.write(json.dumps(row))
         if out_of_time:
             break
-    return best_state, history
+    return best.state, history
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -136,8 +133,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         out / "weights.pt", args.arch,
     )
     train_minutes = (time.time() - start) / 60
-    save_weights_atomic(best_state, out / "weights.pt", arch=args.arch)
-    network.load_state_dict(best_state)
+    network.load_state_dict(best_state)  # train_epochs has written it to weights.pt
     test = evaluate_folder(network, data / "test")
     metrics = {
         "command": "python -m lib.segmentation.train " + shlex.join(sys.argv[1:] if argv is None else argv),
@@ -151,8 +147,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "history": history,
         "test": test,
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    write_model_card(metrics, out / "MODEL_CARD.md")
+    write_run_files(out, metrics, write_model_card)
     print(json.dumps(test["summary"], indent=2))
 
 

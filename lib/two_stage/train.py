@@ -31,7 +31,6 @@ its answers under ``<data>/two_stage_stage1/`` (keyed by the weights' SHA-256), 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import shlex
@@ -46,16 +45,17 @@ import torch
 from monai.transforms import Compose
 from monai.utils import set_determinism
 
-from lib.atomic import save_weights_atomic, sha256_of, write_atomically
+from lib.atomic import sha256_of, write_atomically
 from lib.evaluation.cases import crop_case, phantom_cases, roi_box
 from lib.evaluation.protocol import Case, spacing_of
+from lib.labels import LABELS
 from lib.machine import describe_machine
 from lib.metrics import dice
-from lib.phantom.config import LABELS
 from lib.phantom.datastore import write_datastore
 from lib.segmentation.train import TEST_SEED, TRAIN_SEED, VAL_SEED, datalist
 from lib.segmentation.transforms import MODEL_SPACING
 from lib.simulators import border_distance_click
+from lib.training import BestCheckpoint, write_run_files
 from lib.two_stage.engine import TwoStageModel, next_answer
 from lib.two_stage.loop import MAX_INTERACTIONS, MIN_INTERACTIONS, dice_bce_loss, refinement_iteration
 from lib.two_stage.model_card import write_model_card
@@ -221,8 +221,7 @@ def train(
     optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=WEIGHT_DECAY)
     loss_function = dice_bce_loss()
     start, step, iterations = time.time(), 0, 0
-    history: list[dict] = []
-    best = {"score": -1.0, "step": 0, "validation": None}
+    best = BestCheckpoint(out / "weights.pt", meta)
     losses: list[float] = []
 
     def fraction() -> float:
@@ -237,13 +236,8 @@ def train(
         row = {"step": step, "iterations": iterations, "minutes": (time.time() - start) / 60,
                "lr": optimizer.param_groups[0]["lr"], "loss": float(np.mean(losses)) if losses else None,
                "val_score": result["score"], "val_dsc": result["dsc_at_clicks"]}
-        if result["score"] > best["score"]:
-            best.update(score=result["score"], step=step, validation=result)
-            save_weights_atomic(copy.deepcopy(network.state_dict()), out / "weights.pt", **meta)
-            row["best"] = True
-        history.append(row)
+        best.record(network, row, result["score"], step, result)
         losses.clear()
-        print(json.dumps(row), flush=True)
 
     if validate_start:
         validate()
@@ -267,8 +261,8 @@ def train(
             validate()
             next_validation = step + val_every
     validate()
-    save_weights_atomic(copy.deepcopy(network.state_dict()), out / "last.pt", **meta)  # for ablations
-    return {"history": history, "best_step": best["step"], "validation": best["validation"], "steps": step,
+    best.write_current(network, out / "last.pt")  # for ablations
+    return {"history": best.history, "best_step": best.step, "validation": best.validation, "steps": step,
             "iterations": iterations, "train_minutes": (time.time() - start) / 60}
 
 
@@ -392,8 +386,7 @@ def fit_refinement(
 
 def write_reports(metrics: dict, out: Path) -> None:
     """``metrics.json`` and ``MODEL_CARD.md`` in ``out``, atomically."""
-    write_atomically(out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
-    write_atomically(out / "MODEL_CARD.md", lambda tmp: write_model_card(metrics, tmp))
+    write_run_files(out, metrics, write_model_card)
 
 
 def main(argv: Sequence[str] | None = None) -> dict:

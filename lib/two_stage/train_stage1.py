@@ -33,14 +33,14 @@ import torch
 from monai.transforms import Compose, RandCropByPosNegLabeld, RandRotated, RandScaleIntensityd, RandShiftIntensityd
 from monai.utils import set_determinism
 
-from lib.atomic import save_weights_atomic, write_atomically
+from lib.labels import LABELS
 from lib.machine import describe_machine
 from lib.metrics import dice, hd95_mm
-from lib.phantom.config import LABELS
 from lib.segmentation.network import CPU_CHANNELS, segmentation_network
 from lib.segmentation.train import TEST_SEED, TRAIN_SEED, VAL_SEED, train_epochs
 from lib.segmentation.transforms import TRAIN_PATCH
 from lib.segmentation.transforms import inferer as stage1_inferer
+from lib.training import write_run_files
 from lib.two_stage.model_card import write_stage1_card
 from lib.two_stage.network import load_stage1, warm_start_from_stage1
 from lib.two_stage.preprocess import CHANNELS, model_space_transforms, prepare_file
@@ -129,8 +129,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         transform=petct_train_transforms(), evaluate=evaluate_petct_folder, meta=meta,
     )
     train_minutes = (time.time() - start) / 60
-    save_weights_atomic(best_state, args.out, **meta)
-    network.load_state_dict(best_state)
+    network.load_state_dict(best_state)  # train_epochs has written it to args.out
     test = evaluate_petct_folder(network, data / "test")
     metrics = {
         "command": "python -m lib.two_stage.train_stage1 " + shlex.join(sys.argv[1:] if argv is None else list(argv)),
@@ -148,9 +147,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "history": history,
         "test": test,
     }
-    folder = args.out.parent
-    write_atomically(folder / f"{args.out.stem}_metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
-    write_atomically(folder / f"{args.out.stem.upper()}_MODEL_CARD.md", lambda tmp: write_stage1_card(metrics, tmp))
+    write_run_files(args.out.parent, metrics, write_stage1_card, metrics_name=f"{args.out.stem}_metrics.json",
+                    card_name=f"{args.out.stem.upper()}_MODEL_CARD.md")
     print(json.dumps(test["summary"], indent=2))
     return metrics
 

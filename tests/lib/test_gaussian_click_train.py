@@ -19,7 +19,7 @@ from lib.gaussian_click.samples import (
 )
 from lib.gaussian_click.train import dice_loss
 from lib.gaussian_click.validate import evaluate, validation_set
-from lib.phantom import LABELS
+from lib.labels import LABELS
 from tests.lib.gaussian_click_data import GuidanceEcho
 
 TINY = (4, 4, 4, 8, 8, 4)
@@ -197,7 +197,7 @@ def test_organs_add_the_phantoms_other_structures_and_the_sampler_draws_them():
 
     kept = structure_values(["gtv"], organs=True)
     assert "gtv" not in kept and {"heart", "lung", "liver", "aorta"} <= set(kept)
-    assert kept["liver"] == ALL_LABELS["liver"] and kept["heart"] == LABELS["heart"]
+    assert kept["liver"] == ALL_LABELS["liver"] and kept["heart"] == ALL_LABELS["heart"]
     label = np.zeros((1, 40, 40, 6), np.uint8)
     label[0, 5:15, 5:15, 1:4] = ALL_LABELS["liver"]
     sampler = RandStructureSampled(2, {"liver": ALL_LABELS["liver"]}, random_prob=0.0)

@@ -8,7 +8,8 @@ import pytest
 from lib.evaluation import evaluate
 from lib.evaluation.cases import case_from_phantom
 from lib.evaluation.remote import RemoteSegmenter
-from lib.phantom import LABELS, PhantomConfig, generate_phantom
+from lib.labels import LABELS
+from lib.phantom import PhantomConfig, generate_phantom
 from lib.phantom.io import save_phantom
 from lib.segmentation.evaluate import load_network
 from lib.segmentation.predict import predict_file

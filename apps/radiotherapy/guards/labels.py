@@ -2,8 +2,9 @@
 
 - ``corrective``: the corrective annotation format of :mod:`lib.online.annotation`
   (0 not annotated, 1 GTV, 2 heart, 3 background) with at least one annotated voxel.
-- ``organs``: 0 or one of the phantom's organ values (:data:`lib.phantom.config.ALL_LABELS`).
-- any other tag (``final``, ``original``...): 0 or one of the app's label values.
+- ``organs``: 0 or one of the phantom's organ values (:data:`lib.phantom.config.ALL_LABELS`): these
+  files are the phantom datastore's ``labels/organs`` (``lib.phantom.datastore``), in its own values.
+- any other tag (``final``, ``original``...): 0 or one of the app's label values (:data:`lib.labels.LABELS`).
 
 A save from 3D Slicer's MONAI Label extension brings ``label_info``; its segment values
 are mapped by name onto the app's labels (full labels only) and the mapped label is kept.
@@ -30,7 +31,7 @@ from lib.label_check import (
     write_label_like,
 )
 from lib.online.annotation import ANNOTATED_BACKGROUND, check_annotation
-from lib.phantom.config import ALL_LABELS
+from lib.phantom.config import ALL_LABELS as PHANTOM_ORGAN_LABELS
 
 CORRECTIVE_TAG = "corrective"
 ORGANS_TAG = "organs"
@@ -45,7 +46,7 @@ def allowed_values(tag: str, labels: Mapping[str, int]) -> set[int]:
     if tag == CORRECTIVE_TAG:
         return set(range(ANNOTATED_BACKGROUND + 1))
     if tag == ORGANS_TAG:
-        return {0, *ALL_LABELS.values()}
+        return {0, *PHANTOM_ORGAN_LABELS.values()}
     return {0, *labels.values()}
 
 
