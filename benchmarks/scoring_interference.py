@@ -245,7 +245,8 @@ def measure(url: str, server_pid: int, clicker: Clicker, clicks: int, scoring_pa
         "baseline": base_p,
         "during_scoring": {**during_p, "counted": len(counted), "outside_window": len(during) - len(counted)},
         "slowdown": ratio,
-        "within_target": None if ratio["p95"] is None else bool(ratio["p50"] <= TARGET_SLOWDOWN and ratio["p95"] <= TARGET_SLOWDOWN),
+        "within_target": None if ratio["p95"] is None
+        else bool(ratio["p50"] <= TARGET_SLOWDOWN and ratio["p95"] <= TARGET_SLOWDOWN),
         "target_slowdown": TARGET_SLOWDOWN,
         "scoring": {
             "status": poller.last.get("status"), "stopped_at_max_s": stopped,
@@ -269,7 +270,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
                         "(default: the app's); fewer is a shorter job")
     parser.add_argument("--workers", type=int, default=2, help="the server's inference workers (--conf infer_workers)")
     parser.add_argument("--poll-s", type=float, default=0.25, help="GET /scoring/ period, s")
-    parser.add_argument("--max-s", type=float, default=900, help="bound on the scoring phase, s (then the job is stopped)")
+    parser.add_argument("--max-s", type=float, default=900,
+                        help="bound on the scoring phase, s (then the job is stopped)")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
     model = args.models.strip()

@@ -91,7 +91,8 @@ def most_wrong_slices(label: np.ndarray, truth: np.ndarray, axis: int, k: int,
     """The ``k`` slices along ``axis`` with the most wrong GTV voxels of ``label`` (X, Y, Z) by
     ``truth``, most first (ties to the lower index); slices without an error or in ``exclude`` never."""
     wrong = np.moveaxis((label == GTV) != (truth == GTV), axis, 0).reshape(label.shape[axis], -1).sum(1)
-    order = sorted((i for i in range(len(wrong)) if wrong[i] > 0 and i not in set(exclude)), key=lambda i: (-wrong[i], i))
+    skip = set(exclude)
+    order = sorted((i for i in range(len(wrong)) if wrong[i] > 0 and i not in skip), key=lambda i: (-wrong[i], i))
     return [int(i) for i in order[:k]]
 
 
@@ -230,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--fusion", default="models/propagation_unet/fusion.pt")
     parser.add_argument("--out", type=Path, default=Path("results/active_learning"))
     parser.add_argument("--seed", type=int, default=0, help="seeds the random slices")
-    parser.add_argument("--oracle-worst", type=int, default=4, help="oracle candidates: slices with the most wrong voxels")
+    parser.add_argument("--oracle-worst", type=int, default=4,
+                        help="oracle candidates: slices with the most wrong voxels")
     parser.add_argument("--oracle-spread", type=int, default=5, help="oracle candidates: slices spread over the extent")
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 1)))

@@ -28,7 +28,8 @@ def test_slowdown_is_during_over_baseline_per_percentile():
 
 
 def test_the_job_result_is_read_from_its_last_result_line():
-    details = ["[..] scoring phantom_0001", '[..] Result: {"scored": {"phantom_0001": 0.2}, "seconds": 3.5}', "[..] bye"]
+    result = '[..] Result: {"scored": {"phantom_0001": 0.2}, "seconds": 3.5}'
+    details = ["[..] scoring phantom_0001", result, "[..] bye"]
     assert _result_line(details) == {"scored": {"phantom_0001": 0.2}, "seconds": 3.5}
     assert _result_line(["[..] Result: {truncated"]) is None and _result_line([]) is None
 
