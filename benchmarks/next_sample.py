@@ -4,7 +4,10 @@
 
 Images are small NIfTI files; each gets a stored uncertainty record (with per-slice scores
 along all three axes, as the scoring method writes) and a served entry. Prints JSON: per
-strategy, median and max ms over ``--repeats`` calls, with the machine and load.
+strategy, median and max ms over ``--repeats`` calls, with the machine and load; and
+``route_write``: the write MONAI Label's ``/activelearning`` route does after every answer
+(``update_image_info`` of the served entry, which rewrites the whole datastore index, every
+stored per-slice score included), the rest of a next-sample request's own cost.
 """
 
 from __future__ import annotations
@@ -52,6 +55,13 @@ def main() -> None:
                 answer = strategy({"strategy": name, "client_id": "y"}, datastore)
                 times.append((time.perf_counter() - start) * 1000)
             out[name] = {"median_ms": float(np.median(times)), "max_ms": float(np.max(times)), "answer": answer["id"]}
+        times = []
+        for n in range(args.repeats):
+            start = time.perf_counter()
+            datastore.update_image_info(f"img_{n:04d}", {"strategy": {"random": {"ts": int(time.time()), "client_id": "y"}}})
+            times.append((time.perf_counter() - start) * 1000)
+        out["route_write"] = {"median_ms": float(np.median(times)), "max_ms": float(np.max(times)),
+                              "index_bytes": os.path.getsize(Path(folder) / "datastore_v2.json")}
         out["load_1min_after"] = os.getloadavg()[0]
         print(json.dumps(out, indent=1))
 

@@ -7,18 +7,16 @@ weights). Each record (``lib.active_learning.record``) is written into the image
 the datastore file under its lock, after re-reading that file: the scoring runs in MONAI
 Label's separate scoring process, whose datastore copy is older than the server's, and a
 plain ``update_image_info`` from there would write back that older copy over labels saved
-meanwhile. In that process the job lowers its own CPU priority and uses one torch thread,
-so clicks served meanwhile keep their cores.
+meanwhile. That process runs at low CPU priority with one torch thread
+(:mod:`strategies.background`), so clicks served meanwhile keep their cores.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 
-import torch
 from filelock import FileLock
 from monailabel.datastore.local import LocalDatastore, LocalDatastoreModel
 from monailabel.interfaces.datastore import Datastore
@@ -26,18 +24,10 @@ from monailabel.interfaces.tasks.scoring import ScoringMethod
 
 from lib.active_learning.record import INFO_KEY, current_record, score_record
 from lib.active_learning.uncertainty import DEFAULT_AUGMENTATIONS, check_augmentations, uncertainty_maps
+from strategies.background import enter_background_priority, in_scoring_process
 from strategies.models import ServedModels
 
 logger = logging.getLogger(__name__)
-#: Niceness the scoring process takes (the server keeps 0).
-SCORING_NICENESS = 15
-
-
-def in_scoring_process() -> bool:
-    """True in MONAI Label's background task process (``python -m monailabel.interfaces.utils.app``)."""
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    return getattr(spec, "name", None) == "monailabel.interfaces.utils.app"
 
 
 def update_image_info_fresh(datastore: Datastore, image_id: str, info: dict) -> None:
@@ -68,8 +58,7 @@ class UncertaintyScoring(ScoringMethod):
 
     def __call__(self, request, datastore: Datastore):
         if in_scoring_process():
-            os.nice(SCORING_NICENESS)
-            torch.set_num_threads(1)
+            enter_background_priority()  # already done at app start; again in case the app was built otherwise
         model = request.get("model", self.default_model)
         version = self.models.version(model)
         if version is None:

@@ -18,7 +18,7 @@ from infers.slice_suggestion import SliceSuggestion
 from lib.active_learning.record import current_record
 from lib.segmentation.network import segmentation_unet
 from strategies.models import ServedModels
-from strategies.next_image import FirstStrategy, RandomStrategy, UncertaintyStrategy
+from strategies.next_image import FirstStrategy, RandomStrategy, UncertaintyStrategy, stored_infos
 from strategies.uncertainty_scoring import UncertaintyScoring
 
 logger = logging.getLogger(__name__)
@@ -53,8 +53,8 @@ class ActiveLearning:
         version = self.models.version(model)
         if version is None:
             return False
-        return any(current_record(datastore.get_image_info(i), model, version) is None
-                   for i in datastore.get_unlabeled_images())
+        infos = stored_infos(datastore, datastore.get_unlabeled_images())
+        return any(current_record(info, model, version) is None for info in infos.values())
 
     def score_in_background(self, datastore: Datastore, reason: str) -> None:
         """Start one scoring job if needed and none runs (MONAI Label's task runner; not queued)."""

@@ -22,6 +22,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:  # lib/, infers/, trainers/ live at the repository root
     sys.path.insert(0, str(REPO_ROOT))
 
+from strategies.background import enter_background_priority, in_scoring_process  # noqa: E402
+
+if in_scoring_process():  # MONAI Label's scoring job imports and builds the whole app: low priority first
+    enter_background_priority()
+
 from monailabel.interfaces.app import MONAILabelApp  # noqa: E402
 from monailabel.interfaces.tasks.scoring import ScoringMethod  # noqa: E402
 from monailabel.interfaces.tasks.strategy import Strategy  # noqa: E402

@@ -1,4 +1,4 @@
-"""Slice suggestion: edits on the suggested slices against random and oracle slices, with propagation.
+"""Slice suggestion: edits on the suggested slices against random, worst-by-truth and oracle slices.
 
     python -m lib.active_learning.evaluate_slices --cases 30 --out results/active_learning
 
@@ -12,8 +12,20 @@ evaluation's simulated user) along the S-I-nearest axis, propagated by slice-edi
   again with the label after the first propagation uploaded and the first slice excluded
   (what the Slicer module does);
 - ``random``: slices drawn uniformly within the true GTV's extent along the axis;
-- ``oracle``: the worst slices by the truth (largest Hausdorff distance, the propagation
-  evaluation's simulated user, ``lib.simulators.slice_editor.worst_slices``).
+- ``worst_hausdorff``: the worst slices by the truth as the propagation evaluation's simulated
+  user picks them (largest Hausdorff distance, ``lib.simulators.slice_editor.worst_slices``);
+- ``most_wrong``: the slice with the most wrong GTV voxels by the truth (the second: on the
+  label after the first propagation, the first excluded);
+- ``oracle``: the slice whose edit gives the best whole-volume DSC *after propagation*,
+  chosen with the truth by propagating every candidate: the ``--oracle-worst`` slices with
+  the most wrong voxels, ``--oracle-spread`` slices spread evenly over the true extent, and
+  the slices the other methods chose; greedy for the second edit (the first kept, each
+  candidate propagated with it). The target's oracle: what an edit can gain, at best.
+
+Worst by truth is not best after propagation: the slice with the largest error (by distance
+or by voxels) is often at an end of the tumour or holds an error the propagation does not
+carry to its neighbours, while an edit in the body of the tumour informs the propagation
+over many slices (``slices.json`` keeps each oracle candidate's DSC to show it).
 
 Whole-volume GTV DSC after propagation. Written: ``slices.json``, ``slices.md``, ``slices.png``.
 """
@@ -56,7 +68,10 @@ from lib.session_cache import SessionCache  # noqa: E402
 from lib.simulators.slice_editor import worst_slices  # noqa: E402
 
 GTV = 1
-METHODS = ("suggested", "random", "oracle")
+METHODS = ("suggested", "random", "worst_hausdorff", "most_wrong", "oracle")
+TITLES = {"suggested": "suggested", "random": "random (within extent)",
+          "worst_hausdorff": "worst by truth (Hausdorff)", "most_wrong": "most wrong voxels (truth)",
+          "oracle": "oracle (best after propagation)"}
 
 
 def redrawn(prediction: np.ndarray, truth: np.ndarray, axis: int, slices: Sequence[int]) -> np.ndarray:
@@ -71,9 +86,35 @@ def suggest(probabilities: np.ndarray, label: np.ndarray, axis: int, exclude: Se
     return ranked[0]["index"] if ranked else None
 
 
+def most_wrong_slices(label: np.ndarray, truth: np.ndarray, axis: int, k: int,
+                      exclude: Sequence[int] = ()) -> list[int]:
+    """The ``k`` slices along ``axis`` with the most wrong GTV voxels of ``label`` (X, Y, Z) by
+    ``truth``, most first (ties to the lower index); slices without an error or in ``exclude`` never."""
+    wrong = np.moveaxis((label == GTV) != (truth == GTV), axis, 0).reshape(label.shape[axis], -1).sum(1)
+    skip = set(exclude)
+    order = sorted((i for i in range(len(wrong)) if wrong[i] > 0 and i not in skip), key=lambda i: (-wrong[i], i))
+    return [int(i) for i in order[:k]]
+
+
+def spread_slices(extent: Sequence[int], n: int) -> list[int]:
+    """``n`` slices spread evenly over ``extent`` (sorted slice indices), its ends excluded when n > 1."""
+    if n < 1 or len(extent) == 0:
+        return []
+    positions = (np.arange(n) + 0.5) / n * (len(extent) - 1)
+    return sorted({int(extent[int(round(p))]) for p in positions})
+
+
+def best_candidate(candidates: Sequence[int], dsc_of) -> tuple[int | None, dict[int, float]]:
+    """The candidate with the highest ``dsc_of(candidate)`` (ties to the lower index) and every candidate's DSC."""
+    scores = {int(c): float(dsc_of(int(c))) for c in sorted(set(candidates))}
+    if not scores:
+        return None, scores
+    return min(scores, key=lambda c: (-scores[c], c)), scores
+
+
 def evaluate_case(engine: PropagationEngine, image: Path, members, names, affine, truth, spacing,
-                  rng: np.random.Generator) -> dict:
-    """GTV DSC of the base and of each method after 1 and 2 edits; the slices chosen."""
+                  rng: np.random.Generator, oracle_worst: int = 4, oracle_spread: int = 5) -> dict:
+    """GTV DSC of the base and of each method after 1 and 2 edits; the slices chosen; the oracle's candidates."""
     served = combine_members(members, names, affine, ["unet/identity"]).label
     probabilities = combine_members(members, names, affine, ["unet/"]).probabilities
     axis = superior_inferior_axis(affine)
@@ -81,8 +122,19 @@ def evaluate_case(engine: PropagationEngine, image: Path, members, names, affine
     target = truth == GTV
     row: dict = {"base_dsc": dice(served == GTV, target), "axis": axis, "methods": {}}
     extent = np.flatnonzero(np.moveaxis(target, axis, 0).reshape(target.shape[axis], -1).any(1))
+    row["extent"] = [int(extent[0]), int(extent[-1])] if len(extent) else None
     random_slices = [int(s) for s in rng.choice(extent, size=min(2, len(extent)), replace=False)]
-    oracle = [e.index for e in worst_slices(served == GTV, target, 2, axis, spacing)]
+    worst_hd = [e.index for e in worst_slices(served == GTV, target, 2, axis, spacing)]
+    labels: dict[tuple[int, ...], np.ndarray] = {}
+
+    def propagated(slices: Sequence[int], method: str) -> np.ndarray:
+        key = tuple(slices)
+        if key not in labels:
+            drawn = redrawn(served, truth, axis, slices)
+            labels[key] = engine.propagate(prepared, check_edits(drawn, list(slices), axis, truth.shape),
+                                           key=f"{image}/{method}").label
+        return labels[key]
+
     for method in METHODS:
         slices: list[int] = []
         answers = []
@@ -92,18 +144,35 @@ def evaluate_case(engine: PropagationEngine, image: Path, members, names, affine
                 s = suggest(probabilities, label, axis, slices)
             elif method == "random":
                 s = random_slices[k - 1] if k <= len(random_slices) else None
+            elif method == "worst_hausdorff":
+                s = worst_hd[k - 1] if k <= len(worst_hd) else None
+            elif method == "most_wrong":
+                found = most_wrong_slices(label, truth, axis, 1, slices)
+                s = found[0] if found else None
             else:
-                s = oracle[k - 1] if k <= len(oracle) else None
+                others = [row["methods"][m]["slices"][k - 1] for m in METHODS[:-1]
+                          if len(row["methods"][m]["slices"]) >= k]
+                candidates = [c for c in most_wrong_slices(label, truth, axis, oracle_worst, slices)
+                              + spread_slices(extent, oracle_spread) + others if c not in slices]
+                s, tried = best_candidate(candidates, lambda c: dice(propagated(slices + [c], "oracle") == GTV, target))
+                row.setdefault("oracle_candidates", []).append(tried)
             if s is None:
                 answers.append(answers[-1] if answers else row["base_dsc"])
                 continue
             slices.append(int(s))
-            drawn = redrawn(served, truth, axis, slices)
-            answer = engine.propagate(prepared, check_edits(drawn, slices, axis, truth.shape), key=f"{image}/{method}")
-            label = answer.label
+            label = propagated(slices, method)
             answers.append(dice(label == GTV, target))
         row["methods"][method] = {"slices": slices, "dsc": answers}
     return row
+
+
+def relative_position(slice_index: int, extent: Sequence[int] | None) -> float | None:
+    """Where ``slice_index`` lies in the true extent [first, last]: 1 in the middle, 0 at an end,
+    negative outside it (a slice of false positives only)."""
+    if extent is None or extent[1] == extent[0]:
+        return None
+    t = (slice_index - extent[0]) / (extent[1] - extent[0])
+    return float(1 - 2 * abs(t - 0.5))
 
 
 def summarise(cases: dict) -> dict:
@@ -112,6 +181,11 @@ def summarise(cases: dict) -> dict:
     for method in METHODS:
         for k in (1, 2):
             out[f"{method}_dsc_{k}"] = float(np.mean([r["methods"][method]["dsc"][k - 1] for r in rows]))
+    for method in METHODS:  # how central the first edit is: 0 at an end of the tumour, 1 in its middle
+        positions = [relative_position(r["methods"][method]["slices"][0], r.get("extent")) for r in rows
+                     if r["methods"][method]["slices"]]
+        positions = [p for p in positions if p is not None]
+        out[f"{method}_centrality_1"] = float(np.mean(positions)) if positions else None
     for k in (1, 2):
         gain_oracle = out[f"oracle_dsc_{k}"] - out[f"random_dsc_{k}"]
         gain = out[f"suggested_dsc_{k}"] - out[f"random_dsc_{k}"]
@@ -134,12 +208,16 @@ def plot(summary: dict, path: Path) -> None:
 def markdown(result: dict) -> str:
     s = result["summary"]
     lines = ["# Slice suggestion: which slices to edit", "", result["description"], "",
-             "| edits | base | suggested | random (within extent) | oracle (worst by truth) | suggested's share of "
-             "oracle's gain over random |", "|---|---|---|---|---|---|"]
+             "| edits | base | " + " | ".join(TITLES[m] for m in METHODS) + " | suggested's share of oracle's gain "
+             "over random |", "|---|---|" + "---|" * len(METHODS) + "---|"]
     for k in (1, 2):
         share = s[f"recovered_fraction_of_oracle_gain_{k}"]
-        lines.append(f"| {k} | {s['base_dsc']:.3f} | {s[f'suggested_dsc_{k}']:.3f} | {s[f'random_dsc_{k}']:.3f} | "
-                     f"{s[f'oracle_dsc_{k}']:.3f} | {'-' if share is None else f'{share:.2f}'} |")
+        lines.append(f"| {k} | {s['base_dsc']:.3f} | " + " | ".join(f"{s[f'{m}_dsc_{k}']:.3f}" for m in METHODS)
+                     + f" | {'-' if share is None else f'{share:.2f}'} |")
+    central = ", ".join(f"{TITLES[m]} {s[f'{m}_centrality_1']:.2f}" for m in METHODS
+                        if s.get(f"{m}_centrality_1") is not None)
+    lines += ["", f"First edit's mean place in the tumour (1 in the middle of its extent, 0 at an end, "
+              f"negative outside it): {central}."]
     lines += ["", f"Command: `{result['command']}`", f"Machine: {result['machine']}; load (1 min) mean "
               f"{result['load_mean']:.2f}; {result['minutes']:.1f} min.", ""]
     return "\n".join(lines)
@@ -153,6 +231,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--fusion", default="models/propagation_unet/fusion.pt")
     parser.add_argument("--out", type=Path, default=Path("results/active_learning"))
     parser.add_argument("--seed", type=int, default=0, help="seeds the random slices")
+    parser.add_argument("--oracle-worst", type=int, default=4,
+                        help="oracle candidates: slices with the most wrong voxels")
+    parser.add_argument("--oracle-spread", type=int, default=5, help="oracle candidates: slices spread over the extent")
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 1)))
     start = time.time()
@@ -170,13 +251,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         truth = np.asarray(truth_file.dataobj).astype(np.uint8)
         spacing = tuple(float(s) for s in truth_file.header.get_zooms()[:3])
         cases[image.name.removesuffix(".nii.gz")] = evaluate_case(engine, image, members, names, affine, truth,
-                                                                  spacing, rng)
+                                                                  spacing, rng, args.oracle_worst, args.oracle_spread)
         loads.append(os.getloadavg()[0])
         result = {
             "description": (
                 f"{len(cases)} held-out phantoms (seeds {TEST_SEED}+); GTV; automatic model `models/segmentation`; "
                 f"propagation with fusion `{args.fusion}` (level {meta['level']}); suggestion from the UNet x 4 "
-                "test-time augmentations (the app's default scoring); random slices seeded by --seed."
+                "test-time augmentations (the app's default scoring); random slices seeded by --seed; oracle: best DSC "
+                f"after propagation among the {args.oracle_worst} most-wrong, {args.oracle_spread} spread and the "
+                "other methods' slices (greedy for the second edit)."
             ),
             "command": command, "machine": str(describe_machine()), "load_mean": float(np.mean(loads)),
             "minutes": (time.time() - start) / 60, "summary": summarise(cases), "cases": cases,
