@@ -263,10 +263,21 @@ def test_features_are_computed_once_per_image_and_window(phantom_case):
     calls = []
     hook = network.model[0].register_forward_hook(lambda *a: calls.append(1))  # the first encoder block
     first = engine.propagate(prepared, check_edits(truth, [z], 2, truth.shape), key="case")
+    after_first = len(calls)
     second = engine.propagate(prepared, check_edits(truth, [z, z + 1], 2, truth.shape), key="case")
     hook.remove()
     assert (first.features_cached, second.features_cached) == (False, True)
-    assert len(calls) == 1
+    # the window's features once, plus the served sliding-window answer (the path choice's
+    # reference) once per image: the second request runs neither again
+    assert after_first >= 2 and len(calls) == after_first
+    paper = PropagationEngine(network, 2, settings=UpdateSettings("adam", 1, 0.1), cache=SessionCache(4, 10**9),
+                              correction=None)
+    calls.clear()
+    hook = network.model[0].register_forward_hook(lambda *a: calls.append(1))
+    paper.propagate(prepared, check_edits(truth, [z], 2, truth.shape), key="case")
+    paper.propagate(prepared, check_edits(truth, [z, z + 1], 2, truth.shape), key="case")
+    hook.remove()
+    assert len(calls) == 1  # the paper's method needs no served answer: the features only
 
 
 def test_a_request_adding_one_edit_resumes_from_the_earlier_ones(phantom_case):
