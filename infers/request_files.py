@@ -39,15 +39,20 @@ def cached_image(
 ) -> Prepared:
     """``load(path)`` of the request's image, from ``cache`` under ``file_key(path, tag)`` unless
     the request's ``use_cache`` is false (then loaded every time, the plain MONAI Label way).
+    The answer's JSON says whether the prepared image was already there (``image_cached``).
 
     Raises:
         UnreadableImageError: the image cannot be read or prepared (its error unless ``passes`` it).
     """
     path = request_image_path(data)
     try:
+        result = data.setdefault("result", {})
         if not strtobool(str(data.get("use_cache", True))):
+            result["image_cached"] = False
             return load(path)
-        return cache.get_or_load(file_key(path, tag), lambda: load(path))
+        key = file_key(path, tag)
+        result["image_cached"] = key in cache
+        return cache.get_or_load(key, lambda: load(path))
     except Exception as error:  # the reader's own error about the client's file, whatever its type
         if passes(error):
             raise

@@ -9,6 +9,8 @@
         The annotation-time log is ``<model_dir>/annotation_events.jsonl``
         (``python -m lib.online.timing --log <that file>`` reports it).
     warmup: ``false`` skips the warm-up at start (``apps/radiotherapy/warmup.py``; default on).
+    prefetch: ``false`` does not prepare an image for the click tasks when a client fetches it
+        (next sample, download; ``apps/radiotherapy/prefetch.py``; default on).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from apps.radiotherapy.http_errors import check_infer_request, install_http_erro
 from apps.radiotherapy.ohif import install_ohif_route  # noqa: E402
 from apps.radiotherapy.online import EVENTS_FILE, ONLINE, AnnotationEvents, start_online_training  # noqa: E402
 from apps.radiotherapy.active_learning import ActiveLearning  # noqa: E402
+from apps.radiotherapy.prefetch import Prefetcher  # noqa: E402
 from apps.radiotherapy.warmup import start_warmup  # noqa: E402
 from lib.labels import LABELS  # noqa: E402
 
@@ -119,7 +122,9 @@ class RadiotherapyApp(MONAILabelApp):
         install_http_errors()
         from monailabel.app import app
 
-        install_guards(self.conf, LABELS, Path(self.model_dir) / "uploads")
+        self.prefetch = None if str(self.conf.get("prefetch", "true")).lower() in ("false", "0", "no", "off") \
+            else Prefetcher(lambda: self._infers, self.datastore)
+        install_guards(self.conf, LABELS, Path(self.model_dir) / "uploads", on_image_fetched=self.prefetch)
         install_ohif_route(app)
         install_pacs_errors(app)
         self._auto_update_scoring = False  # MONAI Label re-runs every scoring method after each next-sample

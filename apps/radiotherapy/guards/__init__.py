@@ -23,7 +23,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -73,13 +73,16 @@ def _drop_routes(router, gone: set[tuple[str, str]]) -> int:
     return removed
 
 
-def install_guards(conf: Mapping[str, str], labels: Mapping[str, int], uploads_dir: str | os.PathLike) -> None:
+def install_guards(conf: Mapping[str, str], labels: Mapping[str, int], uploads_dir: str | os.PathLike,
+                   on_image_fetched: Callable[[str, str], None] | None = None) -> None:
     """Put the guards on the running server's FastAPI app (see the module doc).
 
     Args:
         conf: the app's ``--conf`` options.
         labels: the app's label names and values.
         uploads_dir: a folder of this server's own for uploads in progress (emptied at start and exit).
+        on_image_fetched: called with (image id, reason) when a client fetches an image (next
+            sample, download); must return at once.
     """
     import torch
     from fastapi.middleware.cors import CORSMiddleware
@@ -102,6 +105,7 @@ def install_guards(conf: Mapping[str, str], labels: Mapping[str, int], uploads_d
         work=BoundedPool("datastore", 2, 32),
         uploads=uploads,
         labels=dict(labels),
+        **({"on_image_fetched": on_image_fetched} if on_image_fetched is not None else {}),
     ))
 
     from apps.radiotherapy.guards import access

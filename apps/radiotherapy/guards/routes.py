@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -52,6 +52,8 @@ class Guards:
     work: BoundedPool
     uploads: UploadFolder
     labels: Mapping[str, int] = field(default_factory=dict)
+    #: Called with an image id a client has just fetched (next sample, download), e.g. to prepare it.
+    on_image_fetched: Callable[[str, str], None] = lambda image_id, reason: None
 
 
 _GUARDS: Guards | None = None
@@ -253,6 +255,14 @@ async def remove_label(id: str, tag: str, user: User = ADMIN):
     return {}
 
 
+@router.get("/datastore/image", summary="Download an image", tags=["Datastore"])
+async def download_image(image: str, user: User = USER):
+    image = known_image(image)
+    response = await guards().work.run(stock_datastore.download_image, image)
+    guards().on_image_fetched(image, "download")
+    return response
+
+
 @router.get("/datastore/image/info", summary="Image info", tags=["Datastore"])
 async def get_image_info(image: str, user: User = USER):
     return app_instance().datastore().get_image_info(known_image(image))
@@ -426,7 +436,9 @@ async def train_all(params: Optional[dict] = None, run_sync: Optional[bool] = Fa
 async def next_sample(strategy: str, params: Optional[dict] = None, user: User = USER):
     strategy = known(strategy, "strategy", app_instance().info().get("strategies", {}))
     params = body_params(params)
-    return await guards().work.run(stock_activelearning.sample, strategy, params, user.username)
+    result = await guards().work.run(stock_activelearning.sample, strategy, params, user.username)
+    guards().on_image_fetched(result.get("id") if isinstance(result, dict) else None, "next sample")
+    return result
 
 
 @router.post("/scoring/{method}", summary="Run a scoring method", tags=["Scoring"])
