@@ -331,6 +331,23 @@ def wait_for_warmup(server: RunningServer, timeout_s: float = WARMUP_WAIT_S) -> 
     return round(time.perf_counter() - start, 1)
 
 
+def fetch_like_a_client(server: RunningServer, image_id: str, timeout_s: float = WARMUP_WAIT_S) -> float:
+    """Download the study as Slicer does before its user clicks, then wait until the server's log
+    says the prefetch of it is done (``apps/radiotherapy/prefetch.py``); the seconds waited."""
+    import urllib.parse
+    import urllib.request
+
+    start = time.perf_counter()
+    query = urllib.parse.urlencode({"image": image_id})
+    with urllib.request.urlopen(f"{server.url}/datastore/image?{query}", timeout=120) as response:
+        response.read()
+    while f"prefetch (download): {image_id}:" not in server.log_tail(1_000_000):
+        if time.perf_counter() - start > timeout_s:
+            raise RuntimeError(f"no prefetch of {image_id} in {timeout_s} s:\n{server.log_tail()}")
+        time.sleep(0.1)
+    return round(time.perf_counter() - start, 2)
+
+
 def peak_rss_mb(pid: int) -> dict:
     """Peak (VmHWM) and current (VmRSS) resident memory of the server process, MiB."""
     values = {}
@@ -362,7 +379,10 @@ def serve_once(task: str, studies: list[Study], conf: dict, root: Path, args, wa
         warmup_log = [line.split("warm-up", 1)[1].strip(" :") for line in server.log_tail(1_000_000).splitlines()
                       if "warm-up" in line]
         results, first = [], None
+        fetched: dict[str, float] = {}
         for study in studies:
+            if args.fetch:
+                fetched[study.image_id] = fetch_like_a_client(server, study.image_id)
             series = series_for(task, study, args.clicks, args.seed, bool(args.sizes), client, edits, args.clicks)
             rows: dict[str, dict] = {}
             for mode, (requests, use_cache) in series.items():
@@ -377,7 +397,7 @@ def serve_once(task: str, studies: list[Study], conf: dict, root: Path, args, wa
                 row["p50_over_cached"] = round(row["p50_ms"] / rows["cached"]["p50_ms"], 2)
                 results.append(row)
         first_series = next(r for r in results if r["image"] == first["study"] and r["mode"] == first["mode"])
-        return {"warmup": warmup, "warmup_wait_s": waited, "warmup_log": warmup_log,
+        return {"warmup": warmup, "warmup_wait_s": waited, "warmup_log": warmup_log, "fetched_s": fetched,
                 "server_first_request_ms": first["ms"], "server_first_request": f"{first['study']}/{first['mode']}",
                 "server_first_over_p50": round(first["ms"] / first_series["p50_ms"], 2),
                 "results": results, "server": peak_rss_mb(server.process.pid)}
@@ -462,6 +482,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--spacing", type=lambda t: [float(v) for v in t.split("x")], default=[0.98, 0.98, 3.0],
                    help="voxel size (mm) of the scaling series, i x j x k")
     p.add_argument("--warmup", choices=("on", "off", "both"), default="on", help="the server's warm-up at start")
+    p.add_argument("--fetch", action=argparse.BooleanOptionalAction, default=True,
+                   help="download each study before its first click, as Slicer does, and wait for the server's "
+                        "prefetch of it (--no-fetch: click on a study the server has not prepared)")
     p.add_argument("--threads", type=int, default=None, help="torch threads of the server (OMP_NUM_THREADS)")
     p.add_argument("--untrained", action="store_true", help="random weights (latency does not depend on them)")
     p.add_argument("--seed", type=int, default=0, help="seed of the click positions")
