@@ -42,6 +42,8 @@ _FACTORIES: dict[str, SegmenterFactory | str] = {
     "din_gdt_short": "lib.din.segmenter:din_gdt_short",
     "din_input_only_short": "lib.din.segmenter:din_input_only_short",
     "din_stir": "lib.din.segmenter:din_stir",
+    "universal_click_3d": "lib.universal_click.segmenter:universal_click_3d",
+    "universal_click_gc": "lib.universal_click.segmenter:universal_click_gc",
 }
 
 

@@ -15,7 +15,7 @@ running statistics, as at inference); the step runs it in train mode.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -27,6 +27,10 @@ from lib.simulators import exp_chamfer_click
 
 #: The paper's choices of the maximum number of interactions, one per experiment.
 MAX_INTERACTIONS_CHOICES: tuple[int, ...] = (1, 2, 5, 10, 15)
+
+#: Extra input channels of one sample from its clicks: ``condition(b, clicks) -> (C', *S) float32``
+#: (the universal model's graph-cut proposal); None: the paper's image + guidance only.
+Condition = Callable[[int, Sequence[Click]], np.ndarray]
 
 
 def click_probability(k: int, max_interactions: int) -> float:
@@ -61,6 +65,17 @@ def guidance_batch(clicks: Sequence[Sequence[Click]], size: Sequence[int], sigma
     return torch.from_numpy(np.stack([encode_guidance(c, size, sigma) for c in clicks]))
 
 
+def network_inputs(images: torch.Tensor, clicks: Sequence[Sequence[Click]], sigma: Sequence[float],
+                   condition: Condition | None = None) -> torch.Tensor:
+    """(B, 3 [+ C'], *S) network inputs: the images, each sample's guidance and its condition channels."""
+    size = tuple(images.shape[2:])
+    parts = [images, guidance_batch(clicks, size, sigma).to(images.device)]
+    if condition is not None:
+        extra = np.stack([np.asarray(condition(b, c), dtype=np.float32) for b, c in enumerate(clicks)])
+        parts.append(torch.from_numpy(extra).to(images.device))
+    return torch.cat(parts, dim=1)
+
+
 def simulate_interactions(
     network: torch.nn.Module,
     images: torch.Tensor,
@@ -68,6 +83,7 @@ def simulate_interactions(
     max_interactions: int,
     rng: np.random.Generator,
     sigma: Sequence[float] = SIGMA_VOXELS,
+    condition: Condition | None = None,
 ) -> tuple[torch.Tensor, list[list[Click]]]:
     """Run the paper's K prediction rounds on a batch; return the final guidance and clicks.
 
@@ -78,6 +94,7 @@ def simulate_interactions(
         max_interactions: K, the number of rounds (>= 1).
         rng: source of every random choice (click places and whether a round clicks).
         sigma: Gaussian sigma in voxels (X, Y, Z).
+        condition: extra input channels from the clicks (:data:`Condition`), or None.
 
     Returns:
         guidance (B, 2, *S) float32 on ``images``' device, and each sample's clicks (model
@@ -95,7 +112,7 @@ def simulate_interactions(
         if not any(adding):
             continue
         if k > 0:
-            probability = predict_probability(network, torch.cat([images, guidance], dim=1))
+            probability = predict_probability(network, network_inputs(images, clicks, sigma, condition))
             preds = probability.cpu().numpy() > 0.5
         for b in np.flatnonzero(adding):
             click = simulated_click(preds[b], truths[b], rng)
@@ -114,6 +131,7 @@ def train_step(
     max_interactions: int,
     rng: np.random.Generator,
     sigma: Sequence[float] = SIGMA_VOXELS,
+    condition: Condition | None = None,
 ) -> tuple[float, list[list[Click]]]:
     """One training iteration of the paper: simulated interactions, then one optimiser step.
 
@@ -126,10 +144,10 @@ def train_step(
         The loss value, and the clicks each sample was trained with.
     """
     truths = labels[:, 0].detach().cpu().numpy() > 0.5
-    guidance, clicks = simulate_interactions(network, images, truths, max_interactions, rng, sigma)
+    _, clicks = simulate_interactions(network, images, truths, max_interactions, rng, sigma, condition)
     network.train()
     optimizer.zero_grad()
-    loss = loss_function(network(torch.cat([images, guidance], dim=1)), labels)
+    loss = loss_function(network(network_inputs(images, clicks, sigma, condition)), labels)
     loss.backward()
     optimizer.step()
     return float(loss.detach()), clicks
@@ -142,6 +160,7 @@ def dice_after_clicks(
     clicks_at: Sequence[int],
     rng: np.random.Generator,
     sigma: Sequence[float] = SIGMA_VOXELS,
+    condition: Condition | None = None,
 ) -> dict[int, np.ndarray]:
     """Interactive accuracy: Dice of each sample after n simulated clicks, for each n asked.
 
@@ -152,7 +171,6 @@ def dice_after_clicks(
     Returns:
         {n: (B,) float Dice (lib.metrics conventions) after n clicks}.
     """
-    size = tuple(images.shape[2:])
     clicks: list[list[Click]] = [[] for _ in range(images.shape[0])]
     preds = np.zeros(truths.shape, dtype=bool)
     scores: dict[int, np.ndarray] = {}
@@ -161,8 +179,7 @@ def dice_after_clicks(
             click = simulated_click(preds[b], truths[b], rng)
             if click is not None:
                 clicks[b].append(click)
-        guidance = guidance_batch(clicks, size, sigma).to(images.device)
-        preds = predict_probability(network, torch.cat([images, guidance], dim=1)).cpu().numpy() > 0.5
+        preds = predict_probability(network, network_inputs(images, clicks, sigma, condition)).cpu().numpy() > 0.5
         if n in clicks_at:
             scores[n] = np.array([dice(_as_volume(p), _as_volume(t)) for p, t in zip(preds, truths)], dtype=float)
     return scores
@@ -170,8 +187,10 @@ def dice_after_clicks(
 
 __all__ = [
     "MAX_INTERACTIONS_CHOICES",
+    "Condition",
     "click_probability",
     "dice_after_clicks",
+    "network_inputs",
     "predict_probability",
     "simulate_interactions",
     "simulated_click",

@@ -58,16 +58,19 @@ def default_features(dims: int) -> tuple[int, ...]:
     return CPU_FEATURES_2D if dims == 2 else CPU_FEATURES_3D
 
 
-def gaussian_click_net(dims: int = 2, features: Sequence[int] | None = None) -> torch.nn.Module:
+def gaussian_click_net(dims: int = 2, features: Sequence[int] | None = None,
+                       in_channels: int = IN_CHANNELS) -> torch.nn.Module:
     """The paper's network for 2D slices (``dims=2``) or 3D regions (``dims=3``).
 
     Args:
         dims: spatial dimensions, 2 or 3.
         features: six widths (five levels, then the last up block); default
             :func:`default_features`.
+        in_channels: 3 (the paper's), or more when extra channels follow the guidance (the
+            universal model's graph-cut proposal).
 
     Returns:
-        A module mapping (B, 3, *S) to (B, 1, *S) logits, S divisible by 16.
+        A module mapping (B, in_channels, *S) to (B, 1, *S) logits, S divisible by 16.
 
     Raises:
         ValueError: a bad ``dims`` or ``features``.
@@ -78,7 +81,7 @@ def gaussian_click_net(dims: int = 2, features: Sequence[int] | None = None) -> 
     with contextlib.redirect_stdout(io.StringIO()):  # BasicUNet prints its widths
         return BasicUNet(
             spatial_dims=dims,
-            in_channels=IN_CHANNELS,
+            in_channels=int(in_channels),
             out_channels=1,
             features=widths,
             act=("relu", {"inplace": True}),
@@ -95,7 +98,18 @@ def load_network(weights: str | Path, dims: int, device: str | torch.device = "c
     """
     if not os.path.exists(weights):
         raise ValueError(f"weights file '{weights}' does not exist; train one with python -m lib.gaussian_click.train")
-    network = gaussian_click_net(dims)
     checkpoint = torch.load(weights, map_location=device, weights_only=True)
-    network.load_state_dict(checkpoint.get("model", checkpoint))
+    state = checkpoint.get("model", checkpoint)
+    network = gaussian_click_net(dims, in_channels=input_channels(state))
+    network.load_state_dict(state)
     return network.to(device).eval()
+
+
+#: The first convolution's weight in a ``BasicUNet`` state dict: (out, in, *kernel).
+FIRST_CONV = "conv_0.conv_0.conv.weight"
+
+
+def input_channels(state: dict) -> int:
+    """How many input channels a state dict's network takes (3 when it is not a ``BasicUNet``'s)."""
+    weight = state.get(FIRST_CONV)
+    return IN_CHANNELS if weight is None else int(weight.shape[1])

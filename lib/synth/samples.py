@@ -103,12 +103,12 @@ class SampleGenerator:
         p = np.asarray([self.mixture[n] for n in names], dtype=float)
         return names[int(self.rng.choice(len(names), p=p / p.sum()))]
 
-    def synthetic(self) -> tuple[np.ndarray, np.ndarray]:
+    def synthetic(self) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
         scene = random_scene(self.size, self.rng)
         image = normalise(synthesise(scene.labels, scene.spacing, self.rng), "percentile")
-        return image, scene.truth
+        return image, scene.truth, tuple(scene.spacing)
 
-    def phantom(self, source: str) -> tuple[np.ndarray, np.ndarray] | None:
+    def phantom(self, source: str) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]] | None:
         pool = self.stir if source == "phantom_stir" else self.ct
         study = pool[int(self.rng.integers(len(pool)))]
         target = target_mask(study, self.structures, self.rng)
@@ -125,7 +125,7 @@ class SampleGenerator:
         if source == "phantom_synthetic":
             labels = crop_patch(study.tissues, centre, self.size, 0)
             image = normalise(synthesise(labels, study.spacing, self.rng), "percentile")
-            return image, truth
+            return image, truth, tuple(study.spacing)
         raw = crop_patch(study.image, centre, self.size, np.nan)
         if source == "phantom_ct":
             image = normalise(raw, "ct")
@@ -134,16 +134,23 @@ class SampleGenerator:
         else:
             image = normalise(raw, "percentile", study.value_range)
         image[np.isnan(raw)] = PAD_VALUE
-        return image, truth
+        return image, truth, tuple(study.spacing)
 
-    def sample(self) -> tuple[np.ndarray, np.ndarray, str]:
-        """One sample: image (X, Y, Z) float32 model units, truth (X, Y, Z) bool, and its source."""
+    def draw(self) -> tuple[np.ndarray, np.ndarray, str, tuple[float, float, float]]:
+        """One sample with its voxel size: image, truth, source (as :meth:`sample`) and (X, Y, Z) mm."""
         while True:
             source = self._source()
             drawn = self.synthetic() if source == "synthetic" else self.phantom(source)
             if drawn is not None:
-                image, truth = random_orientation(*drawn, self.rng)
-                return image.astype(np.float32), truth, source
+                image, truth, spacing = drawn
+                image, truth = random_orientation(image, truth, self.rng)
+                # in-plane voxels are square in every source, so an X/Y swap leaves the spacing as is
+                return image.astype(np.float32), truth, source, tuple(float(v) for v in spacing)
+
+    def sample(self) -> tuple[np.ndarray, np.ndarray, str]:
+        """One sample: image (X, Y, Z) float32 model units, truth (X, Y, Z) bool, and its source."""
+        image, truth, source, _ = self.draw()
+        return image, truth, source
 
 
 __all__ = ["JITTER", "MIXTURE", "PAD_VALUE", "RANDOM_WINDOW", "SampleGenerator", "crop_patch", "random_orientation"]

@@ -37,7 +37,7 @@ from lib.imaging.prepare import first_channel_tensor
 from lib.machine import describe_machine
 from lib.metrics import dice
 from lib.universal_click.cases import held_out_cases, real_ct_cases
-from lib.universal_click.segmenter import UniversalClickSegmenter
+from lib.universal_click.segmenter import UNIVERSAL_METHODS
 from lib.universal_click.space import HELD_OUT
 from lib.universal_click.zoom import resolution_ceiling_mask
 
@@ -78,24 +78,29 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--no-shared", action="store_true", help="skip the shared-click run")
     parser.add_argument("--weights", default=None)
     parser.add_argument("--out", default="results")
+    parser.add_argument("--suffix", default="", help="appended to the results folder's name")
     args = parser.parse_args(argv)
+    methods = args.methods.split(",")
+    if methods[0] not in UNIVERSAL_METHODS:
+        parser.error(f"--methods must start with a universal model ({sorted(UNIVERSAL_METHODS)}): its regions give "
+                     "the resolution ceiling and its clicks are the shared ones")
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     start, loads = time.time(), [os.getloadavg()]
     cases = cases_of(args.cell, args.cases, args.structures.split(","), args.margin_mm)
-    name = "universal_click_" + args.cell.replace(":", "_")
+    name = "universal_click_" + args.cell.replace(":", "_") + args.suffix
     folder = Path(args.out) / name
     report: dict = {"cell": args.cell, "cases": [c.case_id for c in cases], "machine": dataclasses.asdict(describe_machine())}
     for mode in ("own", "shared"):
         if mode == "shared" and args.no_shared:
             continue
         segmenters = []
-        for method in args.methods.split(","):
-            if method == "universal_click_3d":
-                segmenters.append(UniversalClickSegmenter(args.weights))
+        for n, method in enumerate(methods):
+            if method in UNIVERSAL_METHODS:
+                segmenters.append(UNIVERSAL_METHODS[method](args.weights if n == 0 else None))
             else:
                 segmenters.append(make_segmenter(method))
         result = evaluate(segmenters, cases, "din_evaluation", args.max_clicks, 0, mode,
-                          "universal_click_3d" if mode == "shared" else None)
+                          methods[0] if mode == "shared" else None)
         result["command"] = vars(args)
         write_report(result, folder, mode)
         loads.append(os.getloadavg())
@@ -108,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
                        "policy": universal.policies.get(case.case_id), "native": 1.0}
                 if region is not None:
                     truth = ras_truth(case)
-                    row["universal_click_3d"] = dice(resolution_ceiling_mask(truth, region), truth)
+                    row[methods[0]] = dice(resolution_ceiling_mask(truth, region), truth)
                     row["region"] = {"size": list(region.size), "zoom": [round(z, 3) for z in region.zoom]}
                 row["gaussian_click_3d_space"] = gaussian_3d_ceiling(case)
                 ceilings[case.case_id] = row

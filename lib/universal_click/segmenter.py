@@ -25,6 +25,8 @@ from lib.universal_click.zoom import PreparedUniversal, Region, prepare, segment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_WEIGHTS = REPO_ROOT / "models" / "universal_click_3d" / "weights.pt"
+#: The model that also takes the graph-cut proposal (:mod:`lib.universal_click.proposal`).
+PROPOSAL_WEIGHTS = REPO_ROOT / "models" / "universal_click_gc_3d" / "weights.pt"
 
 
 class UniversalClickSegmenter:
@@ -76,4 +78,13 @@ def universal_click_3d(weights: str | Path | None = None, device: str = "cpu") -
     return UniversalClickSegmenter(weights, device=device)
 
 
-__all__ = ["SHIPPED_WEIGHTS", "UniversalClickSegmenter", "universal_click_3d"]
+def universal_click_gc(weights: str | Path | None = None, device: str = "cpu") -> UniversalClickSegmenter:
+    """The universal click model that refines the graph-cut proposal, for ``--methods``."""
+    return UniversalClickSegmenter(weights or PROPOSAL_WEIGHTS, device=device, name="universal_click_gc")
+
+
+#: Method name -> factory, for the evaluations that special-case the universal models.
+UNIVERSAL_METHODS = {"universal_click_3d": universal_click_3d, "universal_click_gc": universal_click_gc}
+
+__all__ = ["PROPOSAL_WEIGHTS", "SHIPPED_WEIGHTS", "UNIVERSAL_METHODS", "UniversalClickSegmenter",
+           "universal_click_3d", "universal_click_gc"]

@@ -30,10 +30,15 @@ HELD_OUT: tuple[str, ...] = ("gtv", "liver", "spinal_canal")
 GUIDANCE = "Gaussian clicks, sigma (2, 2, 1) model voxels (X, Y, Z); channel 1 foreground, 2 background"
 
 
-def weights_meta(held_out: Sequence[str], structures: Sequence[str]) -> dict:
+PROPOSAL = ("graph cut of the clicks in the region (lib.universal_click.proposal), channel 3, {0, 1}")
+
+
+def weights_meta(held_out: Sequence[str], structures: Sequence[str], proposal: bool = False) -> dict:
     """What ``weights.pt`` records beside the state dict (read back by the infer task and /info)."""
     return {
         "network": "gaussian_click_3d",
+        "input_channels": 4 if proposal else 3,
+        "proposal": PROPOSAL if proposal else None,
         "intensity_policies": DESCRIPTIONS,
         "intensity_choices": list(CHOICES),
         "patch": list(PATCH),

@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from monai.utils import set_determinism
 
-from lib.gaussian_click.click_loop import dice_after_clicks, train_step
-from lib.gaussian_click.network import CPU_FEATURES_3D, gaussian_click_net
+from lib.gaussian_click.click_loop import Condition, dice_after_clicks, train_step
+from lib.gaussian_click.network import CPU_FEATURES_3D, FIRST_CONV, IN_CHANNELS, gaussian_click_net
 from lib.gaussian_click.train import dice_loss
 from lib.imaging.intensity import DESCRIPTIONS
 from lib.machine import describe_machine
@@ -42,6 +42,7 @@ from lib.phantom.config import ALL_LABELS
 from lib.synth.samples import MIXTURE, SampleGenerator
 from lib.training import BestCheckpoint, write_run_files
 from lib.universal_click.model_card import write_model_card
+from lib.universal_click.proposal import PROPOSAL_CHANNELS, proposal
 from lib.universal_click.space import HELD_OUT, PATCH, weights_meta
 
 TRAIN_SEED, VAL_SEED = 100, 800
@@ -49,21 +50,44 @@ VALIDATION_CLICKS: tuple[int, ...] = (1, 3, 5)
 
 
 def validation_set(structures: Sequence[str], size: Sequence[int], count: int, seed: int):
-    """Fixed validation samples: images (N, 1, *size) float32 tensor, truths (N, *size) bool, sources."""
+    """Fixed validation samples: images (N, 1, *size) float32 tensor, truths (N, *size) bool, sources,
+    voxel sizes (N, 3) mm."""
     rng = np.random.default_rng(seed)
     generator = SampleGenerator(size, structures, rng, ct_studies=3, stir_studies=1, first_seed=VAL_SEED)
-    drawn = [generator.sample() for _ in range(count)]
+    drawn = [generator.draw() for _ in range(count)]
     drawn = [d for d in drawn if d[1].any()]
     images = torch.from_numpy(np.stack([d[0] for d in drawn])[:, None])
-    return images, np.stack([d[1] for d in drawn]), [d[2] for d in drawn]
+    return images, np.stack([d[1] for d in drawn]), [d[2] for d in drawn], [d[3] for d in drawn]
 
 
-def validate(network, images, truths, sources, seed: int) -> dict:
-    """Mean Dice after 1, 3, 5 clicks, overall and per source; ``score`` is the overall mean."""
+def proposal_condition(images: torch.Tensor, spacings: Sequence[Sequence[float]]) -> Condition:
+    """The graph-cut proposal channel of each sample of a batch, computed once per set of clicks.
+
+    ``images``: (B, 1, *S) model units; ``spacings``: (B, 3) mm.
+    """
+    arrays = images[:, 0].cpu().numpy()
+    done: dict[tuple, np.ndarray] = {}
+
+    def condition(b: int, clicks) -> np.ndarray:
+        key = (b, tuple(clicks))
+        if key not in done:
+            done[key] = proposal(arrays[b], clicks, spacings[b])[None]
+        return done[key]
+
+    return condition
+
+
+def validate(network, images, truths, sources, seed: int, spacings=None) -> dict:
+    """Mean Dice after 1, 3, 5 clicks, overall and per source; ``score`` is the overall mean.
+
+    ``spacings`` (N, 3) mm: given, the network takes the graph-cut proposal as a fourth channel.
+    """
     rng = np.random.default_rng(seed)
     scores = {n: [] for n in VALIDATION_CLICKS}
     for start in range(0, len(truths), 8):
-        part = dice_after_clicks(network, images[start:start + 8], truths[start:start + 8], VALIDATION_CLICKS, rng)
+        condition = None if spacings is None else proposal_condition(images[start:start + 8], spacings[start:start + 8])
+        part = dice_after_clicks(network, images[start:start + 8], truths[start:start + 8], VALIDATION_CLICKS, rng,
+                                 condition=condition)
         for n in VALIDATION_CLICKS:
             scores[n].append(part[n])
     dice = {n: np.concatenate(v) for n, v in scores.items()}
@@ -89,7 +113,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--val-every", type=int, default=200)
     parser.add_argument("--max-steps", type=int)
     parser.add_argument("--seed", type=int, default=1818)
+    parser.add_argument("--proposal", action="store_true",
+                        help="give the network the graph-cut proposal as a fourth input channel")
+    parser.add_argument("--init", help="start from these weights (a 3-channel model's first convolution is "
+                        "widened for the proposal channel, which starts from a fresh initialisation)")
     return parser.parse_args(argv)
+
+
+def warm_start(network: torch.nn.Module, weights: str | Path) -> None:
+    """Load ``weights`` into ``network``, widening the first convolution when the network takes more inputs.
+
+    The old channels keep their weights; new ones keep the network's fresh initialisation.
+    """
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    state = dict(state.get("model", state))
+    mine = network.state_dict()
+    old, new = state[FIRST_CONV], mine[FIRST_CONV]
+    if old.shape != new.shape:
+        if old.shape[0] != new.shape[0] or old.shape[1] > new.shape[1] or old.shape[2:] != new.shape[2:]:
+            raise SystemExit(f"--init: first convolution {tuple(old.shape)} does not fit {tuple(new.shape)}")
+        widened = new.clone()
+        widened[:, :old.shape[1]] = old
+        state[FIRST_CONV] = widened
+    network.load_state_dict(state)
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -108,21 +154,24 @@ def main(argv: Sequence[str] | None = None) -> dict:
     rng = np.random.default_rng(args.seed)
     generator = SampleGenerator(PATCH, structures, rng, ct_studies=args.ct_studies, stir_studies=args.stir_studies,
                                 first_seed=TRAIN_SEED)
-    images, truths, sources = validation_set(structures, PATCH, args.val_samples, args.seed + 1)
+    images, truths, sources, spacings = validation_set(structures, PATCH, args.val_samples, args.seed + 1)
+    val_spacings = spacings if args.proposal else None
     setup_minutes = (time.time() - wall_start) / 60
     print(f"setup {setup_minutes:.1f} min: pool of {len(generator.ct)} CT + {len(generator.stir)} STIR phantoms, "
           f"{len(truths)} validation samples", flush=True)
 
-    network = gaussian_click_net(3)
+    network = gaussian_click_net(3, in_channels=PROPOSAL_CHANNELS if args.proposal else IN_CHANNELS)
+    if args.init:
+        warm_start(network, args.init)
     optimizer = torch.optim.Adam(network.parameters(), lr=args.lr)
     loss_function = dice_loss()
-    best = BestCheckpoint(out / "weights.pt", weights_meta(held_out, structures))
+    best = BestCheckpoint(out / "weights.pt", weights_meta(held_out, structures, args.proposal))
     buffer: deque = deque(maxlen=args.buffer)
     history, losses, step, start = [], [], 0, time.time()
     counts: dict[str, int] = {}
 
     def check() -> None:
-        result = validate(network, images, truths, sources, args.seed + 2)
+        result = validate(network, images, truths, sources, args.seed + 2, val_spacings)
         loads.append(os.getloadavg())
         row = {"step": step, "minutes": (time.time() - start) / 60, "loss": float(np.mean(losses)) if losses else None,
                "val": result["dice"], "score": result["score"], "load": loads[-1][0]}
@@ -133,13 +182,15 @@ def main(argv: Sequence[str] | None = None) -> dict:
         print(row, flush=True)
 
     while True:
-        image, truth, source = generator.sample()
+        image, truth, source, spacing = generator.draw()
         counts[source] = counts.get(source, 0) + 1
-        buffer.append((image, truth))
+        buffer.append((image, truth, spacing))
         chosen = [buffer[-1]] + [buffer[int(rng.integers(len(buffer)))] for _ in range(args.batch_size - 1)]
         batch_images = torch.from_numpy(np.stack([c[0] for c in chosen])[:, None])
         batch_labels = torch.from_numpy(np.stack([c[1] for c in chosen])[:, None].astype(np.float32))
-        loss, _ = train_step(network, optimizer, loss_function, batch_images, batch_labels, args.max_interactions, rng)
+        condition = proposal_condition(batch_images, [c[2] for c in chosen]) if args.proposal else None
+        loss, _ = train_step(network, optimizer, loss_function, batch_images, batch_labels, args.max_interactions, rng,
+                             condition=condition)
         losses.append(loss)
         step += 1
         done = (time.time() - start) / 60 >= args.minutes or (args.max_steps is not None and step >= args.max_steps)
@@ -160,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "intensity_policies": DESCRIPTIONS,
         "batch_size": args.batch_size, "buffer": args.buffer, "lr": args.lr,
         "max_interactions": args.max_interactions, "seed": args.seed,
+        "proposal": bool(args.proposal), "init": args.init,
         "pool": {"ct": len(generator.ct), "stir": len(generator.stir), "train_seed": TRAIN_SEED, "val_seed": VAL_SEED},
         "machine": str(describe_machine()),
         "load_average_1min": [round(load[0], 2) for load in loads],

@@ -29,6 +29,7 @@ from lib.imaging.crop import cut
 from lib.imaging.prepare import PreparedImage, first_channel_tensor
 from lib.imaging.intensity import Policy, choose_policy, normalise
 from lib.interaction.clicks import Click
+from lib.universal_click.proposal import PROPOSAL_CHANNELS, proposal
 from lib.universal_click.space import CLICK_MARGIN, MAX_ROI, MAX_ZOOM_STEPS, MIN_SPACING_MM, ROI, ZOOM_FACTOR
 
 PAD_VALUE = -1.0
@@ -180,13 +181,26 @@ def touching_axes(mask: np.ndarray, region: Region, shape: Sequence[int]) -> lis
     return axes
 
 
+def takes_proposal(network: torch.nn.Module) -> bool:
+    """Whether a click network takes the graph-cut proposal as its fourth input channel."""
+    first = network.conv_0.conv_0.conv if hasattr(network, "conv_0") else None
+    return first is not None and int(first.in_channels) == PROPOSAL_CHANNELS
+
+
 @torch.no_grad()
 def predict_region(network: torch.nn.Module, array: np.ndarray, clicks: Sequence[Click], region: Region,
-                   device: str | torch.device = "cpu") -> np.ndarray:
-    """Foreground probability (``region.size``) of one pass."""
+                   device: str | torch.device = "cpu", ras_spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> np.ndarray:
+    """Foreground probability (``region.size``) of one pass.
+
+    ``ras_spacing``: the RAS grid's voxel size mm; gives the proposal's model voxel size (used only
+    by a network that takes the proposal, :func:`takes_proposal`).
+    """
     image = to_model(array, region, PAD_VALUE)
-    guidance = encode_guidance(model_clicks(clicks, region), region.size, SIGMA_VOXELS)
-    inputs = torch.from_numpy(np.concatenate([image[None], guidance]).astype(np.float32))[None].to(device)
+    inside = model_clicks(clicks, region)
+    channels = [image[None], encode_guidance(inside, region.size, SIGMA_VOXELS)]
+    if takes_proposal(network):
+        channels.append(proposal(image, inside, region.spacing_mm(ras_spacing))[None])
+    inputs = torch.from_numpy(np.concatenate(channels).astype(np.float32))[None].to(device)
     network.eval()
     return torch.sigmoid(network(inputs))[0, 0].float().cpu().numpy()
 
@@ -214,7 +228,7 @@ def segment(network: torch.nn.Module, prepared: PreparedUniversal, clicks: Seque
         return Answer(np.zeros(prepared.prepared.input_shape, np.float32), empty, 0)
     points = np.array([c.index for c in ras_clicks])
     region = fit_region(shape, prepared.spacing, points.min(axis=0), points.max(axis=0))
-    probability = predict_region(network, prepared.array, ras_clicks, region, device)
+    probability = predict_region(network, prepared.array, ras_clicks, region, device, prepared.spacing)
     passes = 1
     for _ in range(max_zoom_steps):
         mask = probability > 0.5
@@ -232,7 +246,7 @@ def segment(network: torch.nn.Module, prepared: PreparedUniversal, clicks: Seque
         if grown == region:
             break
         region = grown
-        probability = predict_region(network, prepared.array, ras_clicks, region, device)
+        probability = predict_region(network, prepared.array, ras_clicks, region, device, prepared.spacing)
         passes += 1
     ras_probability = from_model(probability, region, shape)
     box = tuple(slice(max(s, 0), min(s + e, n)) for s, e, n in zip(region.start, region.extent, shape))
@@ -247,4 +261,4 @@ def resolution_ceiling_mask(truth_ras: np.ndarray, region: Region) -> np.ndarray
 
 
 __all__ = ["Answer", "PreparedUniversal", "Region", "fit_region", "from_model", "model_clicks", "predict_region",
-           "prepare", "resolution_ceiling_mask", "segment", "to_model", "touching_axes"]
+           "prepare", "resolution_ceiling_mask", "segment", "takes_proposal", "to_model", "touching_axes"]

@@ -142,9 +142,21 @@ class GraphCutSegmenter:
         """(X, Y, Z) float32 mask in {0, 1} after ``clicks``; zeros with no foreground click."""
         if not any(c.positive for c in clicks):
             return np.zeros(case.spatial_shape, dtype=np.float32)
-        shape, spacing = case.spatial_shape, case.spacing
+        return self.cut(normalised_ct(case.image, self.window), clicks, case.spacing)
+
+    def cut(self, intensity: np.ndarray, clicks: Sequence[Click], spacing: Sequence[float]) -> np.ndarray:
+        """The graph cut of an intensity already scaled to [0, 1] (any modality).
+
+        Args:
+            intensity: (X, Y, Z) float in [0, 1].
+            clicks: voxel indices (i, j, k) of ``intensity``, at least one foreground click.
+            spacing: voxel size (X, Y, Z) mm (seed balls and the spatial prior are in mm).
+
+        Returns:
+            (X, Y, Z) float32 in {0, 1}; the array border is a background seed.
+        """
+        shape = intensity.shape
         foreground, background = click_seeds(clicks, shape, spacing, self.seed_radius_mm)
-        intensity = normalised_ct(case.image, self.window)
         likes_fg = histogram_likelihood(intensity, intensity[foreground])
         likes_bg = histogram_likelihood(intensity, intensity[background])
         from_intensity = np.clip(likes_fg / (likes_fg + likes_bg), INTENSITY_CLIP, 1.0 - INTENSITY_CLIP)
