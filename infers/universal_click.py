@@ -53,6 +53,9 @@ class UniversalClick(GaussianClick):
             "intensity_policy": "auto",
             "intensity_policies": {"choices": list(CHOICES), **DESCRIPTIONS},
             "held_out_structures": meta.get("held_out", []),
+            "model": meta.get("model", "plain"),
+            "input_channels": int(meta.get("input_channels", 3)),
+            "proposal": meta.get("proposal"),
         })
 
     def _prepared(self, data: dict[str, Any]):

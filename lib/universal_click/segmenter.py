@@ -19,8 +19,8 @@ import torch
 
 from lib.evaluation.protocol import Case
 from lib.gaussian_click.local_correction import correct_locally
-from lib.gaussian_click.network import load_network
 from lib.interaction.clicks import Click
+from lib.universal_click.network import load_universal
 from lib.universal_click.zoom import PreparedUniversal, Region, prepare, segment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ class UniversalClickSegmenter:
     def __init__(self, weights: str | Path | None = None, network: torch.nn.Module | None = None,
                  policy: str = "auto", local_correction: bool = True, device: str = "cpu",
                  name: str = "universal_click_3d") -> None:
-        self.network = network if network is not None else load_network(weights or SHIPPED_WEIGHTS, 3, device)
+        self.network = network if network is not None else load_universal(weights or SHIPPED_WEIGHTS, device)
         self.policy = policy
         self.local_correction = local_correction
         self.device = device

@@ -34,7 +34,7 @@ import torch
 from monai.utils import set_determinism
 
 from lib.gaussian_click.click_loop import Condition, dice_after_clicks, train_step
-from lib.gaussian_click.network import CPU_FEATURES_3D, FIRST_CONV, IN_CHANNELS, gaussian_click_net
+from lib.gaussian_click.network import CPU_FEATURES_3D, FIRST_CONV, gaussian_click_net
 from lib.gaussian_click.train import dice_loss
 from lib.imaging.intensity import DESCRIPTIONS
 from lib.machine import describe_machine
@@ -42,7 +42,8 @@ from lib.phantom.config import ALL_LABELS
 from lib.synth.samples import MIXTURE, SampleGenerator
 from lib.training import BestCheckpoint, write_run_files
 from lib.universal_click.model_card import write_model_card
-from lib.universal_click.proposal import PROPOSAL_CHANNELS, proposal
+from lib.universal_click.network import proposal_network, zero_output
+from lib.universal_click.proposal import proposal
 from lib.universal_click.space import HELD_OUT, PATCH, weights_meta
 
 TRAIN_SEED, VAL_SEED = 100, 800
@@ -114,9 +115,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int)
     parser.add_argument("--seed", type=int, default=1818)
     parser.add_argument("--proposal", action="store_true",
-                        help="give the network the graph-cut proposal as a fourth input channel")
-    parser.add_argument("--init", help="start from these weights (a 3-channel model's first convolution is "
-                        "widened for the proposal channel, which starts from a fresh initialisation)")
+                        help="the proposal model (lib.universal_click.network.ProposalResidual): the U-Net sees the "
+                        "graph-cut proposal as a fourth channel and corrects its vote")
+    parser.add_argument("--init", help="start the U-Net from these weights (a 3-channel model's first convolution is "
+                        "widened for the proposal channel, which starts from a fresh initialisation; the proposal "
+                        "model's output convolution is then set to zero)")
     return parser.parse_args(argv)
 
 
@@ -160,9 +163,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
     print(f"setup {setup_minutes:.1f} min: pool of {len(generator.ct)} CT + {len(generator.stir)} STIR phantoms, "
           f"{len(truths)} validation samples", flush=True)
 
-    network = gaussian_click_net(3, in_channels=PROPOSAL_CHANNELS if args.proposal else IN_CHANNELS)
+    network = proposal_network() if args.proposal else gaussian_click_net(3)
     if args.init:
-        warm_start(network, args.init)
+        warm_start(network.unet if args.proposal else network, args.init)
+        if args.proposal:
+            zero_output(network.unet)  # the proposal model starts as the graph cut itself
     optimizer = torch.optim.Adam(network.parameters(), lr=args.lr)
     loss_function = dice_loss()
     best = BestCheckpoint(out / "weights.pt", weights_meta(held_out, structures, args.proposal))

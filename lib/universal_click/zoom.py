@@ -29,7 +29,8 @@ from lib.imaging.crop import cut
 from lib.imaging.prepare import PreparedImage, first_channel_tensor
 from lib.imaging.intensity import Policy, choose_policy, normalise
 from lib.interaction.clicks import Click
-from lib.universal_click.proposal import PROPOSAL_CHANNELS, proposal
+from lib.universal_click.network import takes_proposal
+from lib.universal_click.proposal import proposal
 from lib.universal_click.space import CLICK_MARGIN, MAX_ROI, MAX_ZOOM_STEPS, MIN_SPACING_MM, ROI, ZOOM_FACTOR
 
 PAD_VALUE = -1.0
@@ -181,12 +182,6 @@ def touching_axes(mask: np.ndarray, region: Region, shape: Sequence[int]) -> lis
     return axes
 
 
-def takes_proposal(network: torch.nn.Module) -> bool:
-    """Whether a click network takes the graph-cut proposal as its fourth input channel."""
-    first = network.conv_0.conv_0.conv if hasattr(network, "conv_0") else None
-    return first is not None and int(first.in_channels) == PROPOSAL_CHANNELS
-
-
 @torch.no_grad()
 def predict_region(network: torch.nn.Module, array: np.ndarray, clicks: Sequence[Click], region: Region,
                    device: str | torch.device = "cpu", ras_spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> np.ndarray:
@@ -261,4 +256,4 @@ def resolution_ceiling_mask(truth_ras: np.ndarray, region: Region) -> np.ndarray
 
 
 __all__ = ["Answer", "PreparedUniversal", "Region", "fit_region", "from_model", "model_clicks", "predict_region",
-           "prepare", "resolution_ceiling_mask", "segment", "takes_proposal", "to_model", "touching_axes"]
+           "prepare", "resolution_ceiling_mask", "segment", "to_model", "touching_axes"]

@@ -13,7 +13,8 @@ from lib.interaction.clicks import Click
 from lib.synth.samples import SampleGenerator
 from lib.universal_click.proposal import PROPOSAL_CHANNELS, proposal
 from lib.universal_click.train import proposal_condition, warm_start
-from lib.universal_click.zoom import Region, predict_region, takes_proposal
+from lib.universal_click.network import load_universal, proposal_network, takes_proposal
+from lib.universal_click.zoom import Region, predict_region
 
 
 def blob_image(shape=(32, 32, 16)) -> tuple[np.ndarray, np.ndarray]:
@@ -111,3 +112,19 @@ def test_load_network_builds_the_channels_the_weights_have(tmp_path):
     path = tmp_path / "w.pt"
     torch.save({"model": network.state_dict()}, path)
     assert takes_proposal(load_network(path, 3))
+
+
+def test_an_untrained_proposal_model_answers_the_graph_cut_and_round_trips(tmp_path):
+    image, truth = blob_image()
+    region = Region((0, 0, 0), (32, 32, 16), (1.0, 1.0, 1.0))
+    network = proposal_network()
+    clicks = [Click((16, 14, 8), True)]
+    answer = predict_region(network, image, clicks, region, ras_spacing=(2.0, 2.0, 4.0))
+    cut = proposal(image, clicks, (2.0, 2.0, 4.0))
+    assert np.array_equal(answer > 0.5, cut > 0.5)
+    assert np.allclose(answer[cut > 0.5], 1 / (1 + np.exp(-3.0)), atol=1e-5)
+    path = tmp_path / "p.pt"
+    torch.save({"model": network.state_dict()}, path)
+    loaded = load_universal(path)
+    assert takes_proposal(loaded)
+    assert np.allclose(predict_region(loaded, image, clicks, region, ras_spacing=(2.0, 2.0, 4.0)), answer)
