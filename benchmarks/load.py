@@ -3,7 +3,9 @@
     python -m benchmarks.load --models gaussian_click_2d,din,two_stage --sessions 1,8 --clicks 50 --out build/load.json
 
 Starts ``monailabel start_server`` on 127.0.0.1 (a free port) on a fresh phantom datastore,
-then for each model and each session count runs that many client threads at once, each
+downloads every study as Slicer does before its user clicks (``--fetch``, the default: the
+server prefetches each one; ``--no-fetch`` clicks on studies it has never seen), then for
+each model and each session count runs that many client threads at once, each
 clicking M times (foreground clicks inside its own study's GTV, one ``client_id`` per
 session) while another thread polls ``/info/``. Every request is bounded (timeout), and so is
 the whole run (``--max-s`` per model and session count). JSON on stdout (and ``--out``):
@@ -37,6 +39,7 @@ if str(REPO) not in sys.path:
 from monailabel.client import MONAILabelClient  # noqa: E402
 
 from apps.radiotherapy.launch import APP_DIR, start_server  # noqa: E402
+from benchmarks.latency import fetch_like_a_client  # noqa: E402
 from lib.machine import describe_machine  # noqa: E402
 from lib.phantom.datastore import write_datastore  # noqa: E402
 
@@ -156,6 +159,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--workers", type=int, default=2, help="the server's inference workers (--conf infer_workers)")
     parser.add_argument("--max-s", type=float, default=600, help="bound on each model x session-count run, in s")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--fetch", action=argparse.BooleanOptionalAction, default=True,
+                        help="each session downloads its study first, as Slicer does before its user clicks, and the "
+                        "clicks start once the server's prefetch of every study is done (--no-fetch: click on "
+                        "studies the server has never seen)")
     args = parser.parse_args(argv)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     counts = [int(n) for n in args.sessions.split(",")]
@@ -164,6 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"unknown model(s) {unknown}; known: {sorted(SERVER_MODELS)}")
 
     results = {"loadavg_before": os.getloadavg(), "machine": asdict(describe_machine()), "workers": args.workers,
+               "fetch": args.fetch,
                "note": "other processes share this machine's CPU; see loadavg_before / loadavg_after", "models": {}}
     with tempfile.TemporaryDirectory(prefix="load-") as tmp:
         root = Path(tmp)
@@ -177,6 +185,8 @@ def main(argv: list[str] | None = None) -> dict:
             log = (root / "server.log").read_text()
             threads_line = [line for line in log.splitlines() if "guards installed" in line]
             results["server_threads"] = threads_line[-1].split(" - ", 1)[-1] if threads_line else None
+            if args.fetch:
+                results["fetched_s"] = {image: fetch_like_a_client(server, image) for image in images}
             for model in models:
                 MONAILabelClient(server.url, tmpdir=str(root)).infer(
                     model, images[0], {"foreground": [[int(v) for v in _gtv_voxels(studies, images[0])[0]]]})  # warm

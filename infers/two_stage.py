@@ -18,7 +18,9 @@ that do not extend the kept ones (a click removed, another user) restart from st
 with all the clicks. ``"reset": true`` forgets the session first.
 
 Pre-processed images are kept in the session cache (:mod:`lib.session_cache`), so a new
-click costs one refinement pass. Bad clicks (malformed, outside the image) are HTTP 422
+click costs one refinement pass. Stage 1's answer of an image is computed once per image and
+weights and shared by every session on it (the prefetch of a fetched image computes it), so
+a new session's first click costs one refinement pass too. Bad clicks (malformed, outside the image) are HTTP 422
 naming them (``infers.errors``); an unreadable image 415; missing weights 404.
 """
 
@@ -144,6 +146,20 @@ class TwoStage(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
             passes=lambda error: isinstance(error, ValueError) and "channel" in str(error),
         )
 
+    def _image_start(self, data: dict[str, Any], model: TwoStageModel, prepared: PreparedImage) -> SessionState:
+        """A new session's start on the request's image: stage 1's answer, y(0), computed once per image
+        file and weights (kept with the sessions' answers; a request with ``use_cache`` false computes it)."""
+        def start() -> SessionState:
+            automatic = model.automatic(prepared.image)
+            return SessionState(automatic, (), automatic)
+
+        if not strtobool(str(data.get("use_cache", True))):
+            return start()
+        path = os.path.realpath(str(data.get("image_path") or data.get("image")))
+        version = self._model[0] if self._model is not None else None
+        key = ("two_stage", "stage1", path, os.stat(path).st_mtime_ns if os.path.exists(path) else 0, version)
+        return self.answers.get_or_load(key, start)
+
     def run_inferer(self, data: dict[str, Any], convert_to_batch=True, device="cuda") -> dict[str, Any]:
         device = device if torch.cuda.is_available() else "cpu"
         model = self.model(device)
@@ -154,6 +170,8 @@ class TwoStage(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
             self.answers.pop(key)
         state: SessionState | None = self.answers.get(key)
         with network_time(data, [*model.stage1, *model.refinement]):
+            if state is None:
+                state = self._image_start(data, model, prepared)
             state = next_answer(model, prepared, data["clicks"], state, previous)
         self.answers.put(key, state)
         label = torch.from_numpy(prepared.to_input_label(state.answer.numpy()).astype(np.uint8))  # the answer's box only

@@ -13,6 +13,17 @@ from pathlib import Path
 def card_text(m: dict) -> str:
     """The Markdown card of a run's metrics."""
     val = m.get("validation") or {}
+    alone = m.get("proposal_only_validation") or {}
+    proposal = [
+        "## Proposal model",
+        "This model is the proposal kind (`lib.universal_click.network.ProposalResidual`): the U-Net also sees "
+        "the graph cut of the clicks in its region (`lib.universal_click.proposal`: seed balls, intensity "
+        "histograms of the seeds, a click-distance prior, the region border as background; no anatomy, no "
+        "modality), and its logit is added to the cut's own vote `scale * (2 * cut - 1)`. Its output "
+        "convolution started at zero, so before training it answered the graph cut exactly; training "
+        f"learned where to overrule it (warm start of the U-Net body: `{m.get('init')}`).",
+        "",
+    ] if m.get("proposal") else []
     lines = [
         "# Universal click model (3D): any structure, any contrast, any resolution",
         "",
@@ -22,6 +33,7 @@ def card_text(m: dict) -> str:
         "Weights: `weights.pt` (`{\"model\": state_dict, ...}` with the intensity policies, patch, "
         "held-out structures and guidance recorded beside it).",
         "",
+        *proposal,
         "## Intensity policy (per input)",
         *[f"- `{name}`: {text}" for name, text in m["intensity_policies"].items()],
         "- `auto` (default): `ct` when the image's 0.1st percentile lies in [-1200, -700] (air or lung in HU), "
@@ -65,6 +77,8 @@ def card_text(m: dict) -> str:
         "|---|---|---|---|",
         *[f"| {s} | {d['1']:.3f} | {d['3']:.3f} | {d['5']:.3f} |" for s, d in (val.get("per_source") or {}).items()],
         *([f"| all | {val['dice']['1']:.3f} | {val['dice']['3']:.3f} | {val['dice']['5']:.3f} |"] if val else []),
+        *([f"| all, graph-cut proposal alone (same samples and clicks) | {alone['dice']['1']:.3f} | "
+           f"{alone['dice']['3']:.3f} | {alone['dice']['5']:.3f} |"] if alone else []),
         "",
         "Held-out evaluation (unseen structures, contrasts, resolutions, a real image): `results/universal_click_*/`.",
         "Numbers come from `metrics.json`, written by the same command.",

@@ -99,6 +99,18 @@ def validate(network, images, truths, sources, seed: int, spacings=None) -> dict
             "score": float(np.mean(list(overall.values())))}
 
 
+class ProposalOnly(torch.nn.Module):
+    """The graph-cut proposal as a network's answer (logit +-20 from channel 3): the bar the proposal model must clear."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 20.0 * (x[:, 3:4] - 0.5)
+
+
+def proposal_only_validation(images, truths, sources, seed: int, spacings) -> dict:
+    """:func:`validate` of the graph-cut proposal alone, same samples and click seeds."""
+    return validate(ProposalOnly(), images, truths, sources, seed, spacings)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="models/universal_click_3d")
@@ -163,6 +175,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     print(f"setup {setup_minutes:.1f} min: pool of {len(generator.ct)} CT + {len(generator.stir)} STIR phantoms, "
           f"{len(truths)} validation samples", flush=True)
 
+    proposal_only = proposal_only_validation(images, truths, sources, args.seed + 2, spacings) if args.proposal else None
+    if proposal_only is not None:
+        print(f"graph-cut proposal alone: {proposal_only['dice']} (score {proposal_only['score']:.3f})", flush=True)
     network = proposal_network() if args.proposal else gaussian_click_net(3)
     if args.init:
         warm_start(network.unet if args.proposal else network, args.init)
@@ -226,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "steps": step,
         "best_step": best.step,
         "validation": best.validation,
+        "proposal_only_validation": proposal_only,
         "history": history,
     }
     write_run_files(out, metrics, write_model_card)
