@@ -35,6 +35,9 @@ def test_info_lists_the_task_with_its_intensity_policies(uc_server):
     assert model["type"] == "deepgrow" and model["dimension"] == 3
     assert model["config"]["intensity_policies"]["choices"] == ["auto", "ct", "percentile"]
     assert "gtv" in model["config"]["held_out_structures"]
+    # the served model is the one that corrects the graph-cut proposal (4 input channels), said in /info
+    assert model["config"]["model"] == "gc" and model["config"]["input_channels"] == 4
+    assert "graph cut" in model["config"]["proposal"]
 
 
 @pytest.mark.parametrize("image_id, policy", [("phantom_0001", "auto"), ("inverted_0001", "percentile")])
