@@ -113,8 +113,10 @@ def best_candidate(candidates: Sequence[int], dsc_of) -> tuple[int | None, dict[
 
 
 def evaluate_case(engine: PropagationEngine, image: Path, members, names, affine, truth, spacing,
-                  rng: np.random.Generator, oracle_worst: int = 4, oracle_spread: int = 5) -> dict:
-    """GTV DSC of the base and of each method after 1 and 2 edits; the slices chosen; the oracle's candidates."""
+                  rng: np.random.Generator, oracle_worst: int = 4, oracle_spread: int = 5,
+                  methods: Sequence[str] = METHODS) -> dict:
+    """GTV DSC of the base and of each of ``methods`` (some of ``METHODS``, in that order) after 1 and 2
+    edits; the slices chosen; the oracle's candidates."""
     served = combine_members(members, names, affine, ["unet/identity"]).label
     probabilities = combine_members(members, names, affine, ["unet/"]).probabilities
     axis = superior_inferior_axis(affine)
@@ -135,7 +137,7 @@ def evaluate_case(engine: PropagationEngine, image: Path, members, names, affine
                                            key=f"{image}/{method}").label
         return labels[key]
 
-    for method in METHODS:
+    for method in [m for m in METHODS if m in methods]:
         slices: list[int] = []
         answers = []
         label = served
@@ -151,7 +153,7 @@ def evaluate_case(engine: PropagationEngine, image: Path, members, names, affine
                 s = found[0] if found else None
             else:
                 others = [row["methods"][m]["slices"][k - 1] for m in METHODS[:-1]
-                          if len(row["methods"][m]["slices"]) >= k]
+                          if m in row["methods"] and len(row["methods"][m]["slices"]) >= k]
                 candidates = [c for c in most_wrong_slices(label, truth, axis, oracle_worst, slices)
                               + spread_slices(extent, oracle_spread) + others if c not in slices]
                 s, tried = best_candidate(candidates, lambda c: dice(propagated(slices + [c], "oracle") == GTV, target))
@@ -175,18 +177,28 @@ def relative_position(slice_index: int, extent: Sequence[int] | None) -> float |
     return float(1 - 2 * abs(t - 0.5))
 
 
+def present(summary_or_rows) -> list[str]:
+    """The methods of ``METHODS`` evaluated: in a summary (its ``<method>_dsc_1`` keys) or a case row."""
+    if "methods" in summary_or_rows:
+        return [m for m in METHODS if m in summary_or_rows["methods"]]
+    return [m for m in METHODS if f"{m}_dsc_1" in summary_or_rows]
+
+
 def summarise(cases: dict) -> dict:
     rows = list(cases.values())
     out: dict = {"cases": len(rows), "base_dsc": float(np.mean([r["base_dsc"] for r in rows]))}
-    for method in METHODS:
+    methods = present(rows[0])
+    for method in methods:
         for k in (1, 2):
             out[f"{method}_dsc_{k}"] = float(np.mean([r["methods"][method]["dsc"][k - 1] for r in rows]))
-    for method in METHODS:  # how central the first edit is: 0 at an end of the tumour, 1 in its middle
+    for method in methods:  # how central the first edit is: 0 at an end of the tumour, 1 in its middle
         positions = [relative_position(r["methods"][method]["slices"][0], r.get("extent")) for r in rows
                      if r["methods"][method]["slices"]]
         positions = [p for p in positions if p is not None]
         out[f"{method}_centrality_1"] = float(np.mean(positions)) if positions else None
     for k in (1, 2):
+        if not {"oracle", "random", "suggested"} <= set(methods):
+            break
         gain_oracle = out[f"oracle_dsc_{k}"] - out[f"random_dsc_{k}"]
         gain = out[f"suggested_dsc_{k}"] - out[f"random_dsc_{k}"]
         out[f"recovered_fraction_of_oracle_gain_{k}"] = gain / gain_oracle if gain_oracle > 0 else None
@@ -195,7 +207,7 @@ def summarise(cases: dict) -> dict:
 
 def plot(summary: dict, path: Path) -> None:
     figure, ax = plt.subplots(figsize=(5.5, 4))
-    for method in METHODS:
+    for method in present(summary):
         ax.plot([0, 1, 2], [summary["base_dsc"], summary[f"{method}_dsc_1"], summary[f"{method}_dsc_2"]],
                 marker="o", label=method)
     ax.set(xlabel="slice edits (propagated)", ylabel="GTV DSC, whole volume", xticks=[0, 1, 2],
@@ -207,14 +219,15 @@ def plot(summary: dict, path: Path) -> None:
 
 def markdown(result: dict) -> str:
     s = result["summary"]
+    methods = present(s)
     lines = ["# Slice suggestion: which slices to edit", "", result["description"], "",
-             "| edits | base | " + " | ".join(TITLES[m] for m in METHODS) + " | suggested's share of oracle's gain "
-             "over random |", "|---|---|" + "---|" * len(METHODS) + "---|"]
+             "| edits | base | " + " | ".join(TITLES[m] for m in methods) + " | suggested's share of oracle's gain "
+             "over random |", "|---|---|" + "---|" * len(methods) + "---|"]
     for k in (1, 2):
-        share = s[f"recovered_fraction_of_oracle_gain_{k}"]
-        lines.append(f"| {k} | {s['base_dsc']:.3f} | " + " | ".join(f"{s[f'{m}_dsc_{k}']:.3f}" for m in METHODS)
+        share = s.get(f"recovered_fraction_of_oracle_gain_{k}")
+        lines.append(f"| {k} | {s['base_dsc']:.3f} | " + " | ".join(f"{s[f'{m}_dsc_{k}']:.3f}" for m in methods)
                      + f" | {'-' if share is None else f'{share:.2f}'} |")
-    central = ", ".join(f"{TITLES[m]} {s[f'{m}_centrality_1']:.2f}" for m in METHODS
+    central = ", ".join(f"{TITLES[m]} {s[f'{m}_centrality_1']:.2f}" for m in methods
                         if s.get(f"{m}_centrality_1") is not None)
     lines += ["", f"First edit's mean place in the tumour (1 in the middle of its extent, 0 at an end, "
               f"negative outside it): {central}."]
@@ -234,6 +247,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--oracle-worst", type=int, default=4,
                         help="oracle candidates: slices with the most wrong voxels")
     parser.add_argument("--oracle-spread", type=int, default=5, help="oracle candidates: slices spread over the extent")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
+                        help="methods to evaluate (the oracle is the costly one)")
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 1)))
     start = time.time()
@@ -251,7 +266,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         truth = np.asarray(truth_file.dataobj).astype(np.uint8)
         spacing = tuple(float(s) for s in truth_file.header.get_zooms()[:3])
         cases[image.name.removesuffix(".nii.gz")] = evaluate_case(engine, image, members, names, affine, truth,
-                                                                  spacing, rng, args.oracle_worst, args.oracle_spread)
+                                                                  spacing, rng, args.oracle_worst, args.oracle_spread,
+                                                                  args.methods)
         loads.append(os.getloadavg()[0])
         result = {
             "description": (

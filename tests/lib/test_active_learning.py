@@ -12,6 +12,7 @@ from lib.active_learning.scores import (
     expected_errors,
     rank_slices,
     slice_scores,
+    smoothed_slice_scores,
     soft_dice,
     superior_inferior_axis,
 )
@@ -59,6 +60,33 @@ def test_rank_slices_best_first_excluding_edited_and_empty():
     assert rank_slices([0.0, 0.0], top=3) == []
     with pytest.raises(ValueError):
         rank_slices([1.0], top=0)
+
+
+def test_smoothed_slice_scores_favour_an_uncertain_run_of_slices_over_a_lone_slice():
+    errors = np.zeros((2, 2, 9))
+    errors[..., 2] = 1.0  # a lone uncertain slice: 4 expected wrong voxels
+    errors[..., 5:8] = 0.8  # three neighbouring slices of 3.2 each
+    raw = smoothed_slice_scores(errors, 2, 0.0)
+    np.testing.assert_allclose(raw, slice_scores(errors, 2))
+    assert int(np.argmax(raw)) == 2
+    smooth = smoothed_slice_scores(errors, 2, 1.0)
+    assert smooth.shape == (9,) and int(np.argmax(smooth)) == 6  # the middle of the run
+    assert smooth.sum() == pytest.approx(raw.sum(), rel=0.02)  # mass kept away from the volume's ends
+    assert smoothed_slice_scores(np.ones((1, 1, 2)), 2, 3.0).shape == (2,)  # kernel longer than the axis
+    with pytest.raises(ValueError):
+        smoothed_slice_scores(errors, 2, -1.0)
+
+
+def test_rule_picks_and_candidates_never_read_past_the_model():
+    from lib.active_learning.evaluate_rule_heldout import top_slice
+    from lib.active_learning.slice_gain_table import candidate_slices
+
+    assert top_slice(np.array([1.0, 3.0, 3.0, 2.0]), []) == 1
+    assert top_slice(np.array([1.0, 3.0, 3.0, 2.0]), [1]) == 2
+    truth, served, p = np.zeros((3, 3, 8), np.uint8), np.zeros((3, 3, 8), np.uint8), np.zeros((3, 3, 8))
+    truth[1, 1, 2], served[0, 0, 4], p[2, 2, 6] = 1, 1, 0.06
+    p[2, 2, 7] = 0.04  # below the threshold: a slice nobody sees GTV on
+    assert candidate_slices(truth, served, p, 2) == [2, 4, 6]
 
 
 def test_uncertainty_choice_skips_busy_images_and_says_when_it_guesses():
