@@ -24,6 +24,7 @@ from infers.request_files import cached_image
 from lib.evaluation.protocol import spacing_of
 from lib.gaussian_click.local_correction import correct_locally
 from lib.imaging.intensity import CHOICES, DESCRIPTIONS
+from lib.universal_click.segmenter import correction_settings
 from lib.universal_click.zoom import PreparedUniversal, prepare, segment
 
 
@@ -73,7 +74,8 @@ class UniversalClick(GaussianClick):
         previous = data.pop("previous", None)
         with network_time(data, [network]):
             answer = segment(network, universal, data["clicks"], device=device)
-        probability = correct_locally(answer.probability, data["clicks"], previous, spacing_of(prepared.input_affine))
+        probability = correct_locally(answer.probability, data["clicks"], previous, spacing_of(prepared.input_affine),
+                                      **correction_settings(network))
         label = torch.from_numpy((probability > 0.5).astype(np.uint8))
         data["pred"] = MetaTensor(label, affine=torch.as_tensor(prepared.input_affine))
         data["intensity_policy_used"] = universal.policy

@@ -44,6 +44,7 @@ _FACTORIES: dict[str, SegmenterFactory | str] = {
     "din_stir": "lib.din.segmenter:din_stir",
     "universal_click_3d": "lib.universal_click.segmenter:universal_click_3d",
     "universal_click_gc": "lib.universal_click.segmenter:universal_click_gc",
+    "universal_click_gc_whole": "lib.universal_click.segmenter:universal_click_gc_whole",
 }
 
 

@@ -20,13 +20,19 @@ import torch
 from lib.evaluation.protocol import Case
 from lib.gaussian_click.local_correction import correct_locally
 from lib.interaction.clicks import Click
-from lib.universal_click.network import load_universal
+from lib.universal_click.network import load_universal, takes_proposal
+from lib.universal_click.space import PROPOSAL_CORRECTION
 from lib.universal_click.zoom import PreparedUniversal, Region, prepare, segment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_WEIGHTS = REPO_ROOT / "models" / "universal_click_3d" / "weights.pt"
 #: The model that also takes the graph-cut proposal (:mod:`lib.universal_click.proposal`).
 PROPOSAL_WEIGHTS = REPO_ROOT / "models" / "universal_click_gc_3d" / "weights.pt"
+
+
+def correction_settings(network: torch.nn.Module) -> dict:
+    """The local-correction settings of a universal network: the proposal model's, or the defaults ({})."""
+    return dict(PROPOSAL_CORRECTION) if takes_proposal(network) else {}
 
 
 class UniversalClickSegmenter:
@@ -40,16 +46,21 @@ class UniversalClickSegmenter:
             each answer whole.
         device: where the network runs.
         name: the method's name in reports.
+        correction: keyword settings of :func:`lib.gaussian_click.local_correction.correct_locally`
+            (``margin_mm``, ``shell_mm``, ``confidence``); None: the proposal model's
+            (:data:`lib.universal_click.space.PROPOSAL_CORRECTION`) for a network that takes the
+            proposal, the function's defaults otherwise.
     """
 
     def __init__(self, weights: str | Path | None = None, network: torch.nn.Module | None = None,
                  policy: str = "auto", local_correction: bool = True, device: str = "cpu",
-                 name: str = "universal_click_3d") -> None:
+                 name: str = "universal_click_3d", correction: dict | None = None) -> None:
         self.network = network if network is not None else load_universal(weights or SHIPPED_WEIGHTS, device)
         self.policy = policy
         self.local_correction = local_correction
         self.device = device
         self.name = name
+        self.correction = dict(correction if correction is not None else correction_settings(self.network))
         self.regions: dict[str, list[Region]] = {}
         self.policies: dict[str, str] = {}
         self._prepared: tuple[str, int, PreparedUniversal] | None = None
@@ -70,7 +81,7 @@ class UniversalClickSegmenter:
         self.regions.setdefault(case.case_id, []).append(answer.region)
         if not self.local_correction:
             return answer.probability
-        return correct_locally(answer.probability, clicks, previous, case.spacing)
+        return correct_locally(answer.probability, clicks, previous, case.spacing, **self.correction)
 
 
 def universal_click_3d(weights: str | Path | None = None, device: str = "cpu") -> UniversalClickSegmenter:
@@ -83,8 +94,15 @@ def universal_click_gc(weights: str | Path | None = None, device: str = "cpu") -
     return UniversalClickSegmenter(weights or PROPOSAL_WEIGHTS, device=device, name="universal_click_gc")
 
 
-#: Method name -> factory, for the evaluations that special-case the universal models.
-UNIVERSAL_METHODS = {"universal_click_3d": universal_click_3d, "universal_click_gc": universal_click_gc}
+def universal_click_gc_whole(weights: str | Path | None = None, device: str = "cpu") -> UniversalClickSegmenter:
+    """:func:`universal_click_gc` taking each answer whole (no local correction), for ``--methods``."""
+    return UniversalClickSegmenter(weights or PROPOSAL_WEIGHTS, local_correction=False, device=device,
+                                   name="universal_click_gc_whole")
 
-__all__ = ["PROPOSAL_WEIGHTS", "SHIPPED_WEIGHTS", "UNIVERSAL_METHODS", "UniversalClickSegmenter",
-           "universal_click_3d", "universal_click_gc"]
+
+#: Method name -> factory, for the evaluations that special-case the universal models.
+UNIVERSAL_METHODS = {"universal_click_3d": universal_click_3d, "universal_click_gc": universal_click_gc,
+                     "universal_click_gc_whole": universal_click_gc_whole}
+
+__all__ = ["PROPOSAL_WEIGHTS", "correction_settings", "SHIPPED_WEIGHTS", "UNIVERSAL_METHODS", "UniversalClickSegmenter",
+           "universal_click_3d", "universal_click_gc", "universal_click_gc_whole"]

@@ -128,3 +128,11 @@ def test_an_untrained_proposal_model_answers_the_graph_cut_and_round_trips(tmp_p
     loaded = load_universal(path)
     assert takes_proposal(loaded)
     assert np.allclose(predict_region(loaded, image, clicks, region, ras_spacing=(2.0, 2.0, 4.0)), answer)
+
+
+def test_the_proposal_model_has_its_own_local_correction_settings():
+    from lib.universal_click.segmenter import correction_settings
+    from lib.universal_click.space import PROPOSAL_CORRECTION
+
+    assert correction_settings(proposal_network()) == PROPOSAL_CORRECTION
+    assert correction_settings(gaussian_click_net(3, features=(2, 2, 2, 2, 2, 2))) == {}
