@@ -10,9 +10,10 @@ changed where the edits give a reason, by one of three paths (:mod:`lib.propagat
   (:func:`lib.propagation.propagate.propagate_edits`);
 - ``correction`` (the label came from elsewhere): the label moved by the edits'
   displacements (:mod:`lib.propagation.shape`) and, near the edits, overruled where the
-  updated network is confident;
-- ``fallback`` (the guard: the feature update did not fit an edit): the label moved by the
-  edits' displacements alone.
+  updated network is confident and the edits support the change
+  (:func:`lib.propagation.correct.supported_changes`);
+- ``fallback`` (the guards: the feature update did not fit an edit, or the edits support
+  under half of the network's changes): the label moved by the edits' displacements alone.
 
 In every path the edited slices are exactly as the user drew them and the label outside the
 window is the uploaded one (the displacements move the edited structure only, which the
@@ -60,11 +61,13 @@ from lib.propagation.correct import (
     choose_path,
     foreground_agreement,
     label_changes,
+    network_changes,
     paste_slices,
     redrawn_classes,
     shape_corrected,
     slab,
-    with_network_changes,
+    supported_changes,
+    supported_path,
 )
 from lib.propagation.fusion import FusionModule
 from lib.propagation.propagate import NEAR_RULES, PropagationState, WindowEdit, base_probabilities, propagate_edits
@@ -265,9 +268,15 @@ class PropagationEngine:
         label = shape_corrected(edits.label, edits.axis, edits.slices, spacing, settings.reach)
         if choice.path == "correction":
             answer = np.where(covered, updated.argmax(0), edits.label).astype(np.uint8)
-            confidence = updated.max(0)
             near = covered & slab(edits.label.shape, edits.axis, edits.slices, self.near_slices)
-            label = with_network_changes(label, answer, confidence, near, classes, settings.confidence)
+            near &= ~slab(edits.label.shape, edits.axis, edits.slices, 0)  # the drawings stand as drawn
+            candidates = network_changes(label, answer, updated.max(0), near, classes, settings.confidence)
+            support = supported_changes(candidates, label, edits.label, edits.axis, edits.slices, self.near_slices,
+                                        classes, settings.support, answer)
+            choice = supported_path(choice, support)
+        if choice.path == "correction":
+            label = label.copy()
+            label[support.accepted] = answer[support.accepted]
             if self.keep_connected:
                 label = drop_unanchored_components(label, edits.label)
         return choice, paste_slices(label, edits.label, edits.axis, edits.slices)
