@@ -430,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 by_kind[kind][image.name.removesuffix(".nii.gz")] = evaluate_case(
                     engines, image, truth, spacing, value, ks, base, prepared)
         load.append(os.getloadavg())
-        _write_bases(args, kinds, by_kind, ks, engines, common, command, start, load)
+        _write_bases(args, kinds, by_kind, ks, engines, common, command, start, load, figure=False)
     print(markdown_bases(_write_bases(args, kinds, by_kind, ks, engines, common, command, start, load)))
 
 
@@ -440,8 +440,9 @@ def _truth(folder: Path, image: Path) -> tuple[np.ndarray, tuple[float, ...]]:
             tuple(float(s) for s in truth_file.header.get_zooms()[:3]))
 
 
-def _write_bases(args, kinds, by_kind, ks, engines, common, command, start, load) -> dict:
-    """Write (and return) the base-kind results so far: eval.json, eval.md, dsc_vs_edits.png."""
+def _write_bases(args, kinds, by_kind, ks, engines, common, command, start, load, figure: bool = True) -> dict:
+    """Write (and return) the base-kind results so far: eval.json, eval.md and, with ``figure``,
+    dsc_vs_edits.png (drawn once at the end: a figure per phantom cost as much as a propagation)."""
     descriptions = {
         "own": "the network's prediction (the paper's setting), CT phantoms",
         "eroded": "the truth eroded by one voxel in every axial slice",
@@ -463,7 +464,7 @@ def _write_bases(args, kinds, by_kind, ks, engines, common, command, start, load
     folder = Path(args.out) / args.name
     write_atomically(folder / "eval.json", lambda tmp: tmp.write_text(json.dumps(json_safe(result), indent=1)))
     write_atomically(folder / "eval.md", lambda tmp: tmp.write_text(markdown_bases(result)))
-    if result["bases"]:
+    if figure and result["bases"]:
         plot_bases(result, folder / "dsc_vs_edits.png")
     return result
 
