@@ -10,9 +10,10 @@ changed where the edits give a reason, by one of three paths (:mod:`lib.propagat
   (:func:`lib.propagation.propagate.propagate_edits`);
 - ``correction`` (the label came from elsewhere): the label moved by the edits'
   displacements (:mod:`lib.propagation.shape`) and, near the edits, overruled where the
-  updated network is confident;
-- ``fallback`` (the guard: the feature update did not fit an edit): the label moved by the
-  edits' displacements alone.
+  updated network is confident and the edits support the change
+  (:func:`lib.propagation.correct.supported_changes`);
+- ``fallback`` (the guards: the feature update did not fit an edit, or the edits support
+  under half of the network's changes): the label moved by the edits' displacements alone.
 
 In every path the edited slices are exactly as the user drew them and the label outside the
 window is the uploaded one (the displacements move the edited structure only, which the
@@ -60,11 +61,13 @@ from lib.propagation.correct import (
     choose_path,
     foreground_agreement,
     label_changes,
+    network_changes,
     paste_slices,
     redrawn_classes,
     shape_corrected,
     slab,
-    with_network_changes,
+    supported_changes,
+    supported_path,
 )
 from lib.propagation.fusion import FusionModule
 from lib.propagation.propagate import NEAR_RULES, PropagationState, WindowEdit, base_probabilities, propagate_edits
@@ -222,12 +225,12 @@ class PropagationEngine:
             )
         if key is not None and self.cache is not None and result.state is not None:
             self.cache.put(self._state_key(key, window), (fingerprints, result.state))
-        network_label = self._to_input_grid(prepared, window, result.probabilities, edits)
-        choice, label = PathChoice("network", "the paper's method (no correction settings)", float("nan")), network_label
+        on_input = self._input_probabilities(prepared, window, result.probabilities)  # once: both paths read it
+        choice, label = PathChoice("network", "the paper's method (no correction settings)", float("nan")), None
         if self.correction is not None:
-            choice, label = self._correct(prepared, window, key, result.probabilities, edits, result.reports)
-            if choice.path == "network":
-                label = network_label
+            choice, label = self._correct(prepared, window, key, on_input, edits, result.reports)
+        if label is None:  # the network path: its answer only
+            label = self._to_input_grid(prepared, window, result.probabilities, edits, on_input=on_input)
         return PropagationAnswer(
             label, window, result.reports, cached, resume.done if resume is not None else 0, choice,
             label_changes(edits.label, label, edits.axis),
@@ -238,12 +241,13 @@ class PropagationEngine:
         prepared: PreparedImage,
         window: Box,
         key: Hashable | None,
-        probabilities: torch.Tensor,
+        on_input: tuple[np.ndarray, np.ndarray],
         edits: SliceEdits,
         reports: Sequence[UpdateReport],
     ) -> tuple[PathChoice, np.ndarray | None]:
         """The path (:func:`lib.propagation.correct.choose_path`) and, unless it is the network
-        path, its answer on the input grid.
+        path, its answer on the input grid. ``on_input``: the updated window probabilities on the
+        input grid and the window's cover (:meth:`_input_probabilities`).
 
         "The label is the network's own" is judged against what the network SERVES for this
         image (:meth:`served_probabilities`: its sliding-window answer on the whole image, as
@@ -252,7 +256,7 @@ class PropagationEngine:
         which sent the network's own prediction down the correction path."""
         assert self.correction is not None
         settings = self.correction
-        updated, covered = self._input_probabilities(prepared, window, probabilities)
+        updated, covered = on_input
         served_p, _ = self._input_probabilities(prepared, window, self._served_window(prepared, window, key))
         unedited = np.where(covered, served_p.argmax(0), edits.label).astype(np.uint8)
         spacing = tuple(float(v) for v in np.linalg.norm(prepared.input_affine[:3, :3], axis=0))
@@ -265,9 +269,15 @@ class PropagationEngine:
         label = shape_corrected(edits.label, edits.axis, edits.slices, spacing, settings.reach)
         if choice.path == "correction":
             answer = np.where(covered, updated.argmax(0), edits.label).astype(np.uint8)
-            confidence = updated.max(0)
             near = covered & slab(edits.label.shape, edits.axis, edits.slices, self.near_slices)
-            label = with_network_changes(label, answer, confidence, near, classes, settings.confidence)
+            near &= ~slab(edits.label.shape, edits.axis, edits.slices, 0)  # the drawings stand as drawn
+            candidates = network_changes(label, answer, updated.max(0), near, classes, settings.confidence)
+            support = supported_changes(candidates, label, edits.label, edits.axis, edits.slices, self.near_slices,
+                                        classes, settings.support, answer)
+            choice = supported_path(choice, support)
+        if choice.path == "correction":
+            label = label.copy()
+            label[support.accepted] = answer[support.accepted]
             if self.keep_connected:
                 label = drop_unanchored_components(label, edits.label)
         return choice, paste_slices(label, edits.label, edits.axis, edits.slices)
@@ -385,11 +395,13 @@ class PropagationEngine:
         probabilities: torch.Tensor,
         edits: SliceEdits | None,
         label: np.ndarray | None = None,
+        on_input: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
-        """Window probabilities (C, X, Y, Z) -> the input grid; outside the window the uploaded label."""
+        """Window probabilities (C, X, Y, Z) -> the input grid; outside the window the uploaded label.
+        ``on_input``: :meth:`_input_probabilities` of ``probabilities`` when already computed."""
         uploaded = edits.label if edits is not None else label
         assert uploaded is not None
-        on_input, covered = self._input_probabilities(prepared, window, probabilities)
+        on_input, covered = on_input if on_input is not None else self._input_probabilities(prepared, window, probabilities)
         answer = np.where(covered, on_input.argmax(0), uploaded).astype(np.uint8)
         if edits is not None and self.keep_connected:
             answer = drop_unanchored_components(answer, uploaded)

@@ -129,8 +129,9 @@ def evaluate_case(
     """Every method's metrics for k = each of ``ks`` edits, and seconds per propagation.
 
     ``base``: the user's label (X, Y, Z) uint8 the edits are drawn into; None: the network's prediction.
-    Per k also the path each engine took (``paths``) and the label-network agreement it chose by
-    (``agreement``, NaN for the paper's method).
+    Per k also the path each engine took (``paths``), the label-network agreement it chose by
+    (``agreement``, NaN for the paper's method) and the path's reason (``reasons``: which network
+    changes the edits did not support, :func:`lib.propagation.correct.supported_changes`).
     """
     if base is None:
         base, _ = predict_file(next(iter(engines.values())).split.network, image)
@@ -148,7 +149,7 @@ def evaluate_case(
             "paste": paste_edits(base == value, drawn == value, AXIS, slices),
             "interpolation": interpolate_edits(base == value, drawn == value, AXIS, slices),
         }
-        seconds, paths, agreements = {}, {}, {}
+        seconds, paths, agreements, reasons = {}, {}, {}, {}
         for name, engine in engines.items():
             start = time.perf_counter()
             answer = engine.propagate(prepared, check_edits(drawn, slices, AXIS, truth.shape), key=str(image))
@@ -156,12 +157,14 @@ def evaluate_case(
             answers[name] = answer.label == value
             paths[name] = answer.choice.path
             agreements[name] = answer.choice.agreement
+            reasons[name] = answer.choice.reason
         row["by_k"][str(k)] = {
             "slices": slices,
             "methods": {name: case_metrics(a, target, spacing, slices) for name, a in answers.items()},
             "seconds_per_edit": seconds,
             "paths": paths,
             "agreement": agreements,
+            "reasons": reasons,
         }
     return row
 
@@ -348,6 +351,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--fit-error", type=float, default=CorrectionSettings.fit_error)
     parser.add_argument("--confidence", type=float, default=CorrectionSettings.confidence)
     parser.add_argument("--reach", type=int, default=CorrectionSettings.reach)
+    parser.add_argument("--support", type=float, default=CorrectionSettings.support,
+                        help="share of the network's changes the edits must support, per class (else none taken)")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
@@ -360,8 +365,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     for family in sorted({KIND_FAMILY[k] for k in kinds} | ({"ct"} if not kinds else set())):
         write_datastore(folders[family], args.cases, args.first_seed, modality=family, prefix=prefix)
     network = load_network(args.weights)
-    cache = SessionCache(4, 2 * 1024**3)
-    correction = None if args.paper else CorrectionSettings(args.agree_at, args.fit_error, args.confidence, args.reach)
+    # every base kind and edit count of a phantom shares one cache: the served probabilities and each
+    # window's features are computed once per phantom (4 entries evicted them between kinds and counts)
+    cache = SessionCache(32, 4 * 1024**3)
+    correction = None if args.paper else CorrectionSettings(args.agree_at, args.fit_error, args.confidence, args.reach,
+                                                            args.support)
     options = {"settings": UpdateSettings(iterations=args.iterations, lr=args.lr), "near_rule": args.near_rule,
                "keep_connected": not args.keep_unanchored, "cache": cache, "correction": correction}
     levels = [level for level in args.levels.split(",") if level.strip()]
@@ -422,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 by_kind[kind][image.name.removesuffix(".nii.gz")] = evaluate_case(
                     engines, image, truth, spacing, value, ks, base, prepared)
         load.append(os.getloadavg())
-        _write_bases(args, kinds, by_kind, ks, engines, common, command, start, load)
+        _write_bases(args, kinds, by_kind, ks, engines, common, command, start, load, figure=False)
     print(markdown_bases(_write_bases(args, kinds, by_kind, ks, engines, common, command, start, load)))
 
 
@@ -432,8 +440,9 @@ def _truth(folder: Path, image: Path) -> tuple[np.ndarray, tuple[float, ...]]:
             tuple(float(s) for s in truth_file.header.get_zooms()[:3]))
 
 
-def _write_bases(args, kinds, by_kind, ks, engines, common, command, start, load) -> dict:
-    """Write (and return) the base-kind results so far: eval.json, eval.md, dsc_vs_edits.png."""
+def _write_bases(args, kinds, by_kind, ks, engines, common, command, start, load, figure: bool = True) -> dict:
+    """Write (and return) the base-kind results so far: eval.json, eval.md and, with ``figure``,
+    dsc_vs_edits.png (drawn once at the end: a figure per phantom cost as much as a propagation)."""
     descriptions = {
         "own": "the network's prediction (the paper's setting), CT phantoms",
         "eroded": "the truth eroded by one voxel in every axial slice",
@@ -455,7 +464,7 @@ def _write_bases(args, kinds, by_kind, ks, engines, common, command, start, load
     folder = Path(args.out) / args.name
     write_atomically(folder / "eval.json", lambda tmp: tmp.write_text(json.dumps(json_safe(result), indent=1)))
     write_atomically(folder / "eval.md", lambda tmp: tmp.write_text(markdown_bases(result)))
-    if result["bases"]:
+    if figure and result["bases"]:
         plot_bases(result, folder / "dsc_vs_edits.png")
     return result
 
