@@ -90,16 +90,25 @@ def gaussian_click_net(dims: int = 2, features: Sequence[int] | None = None,
         )
 
 
+def read_state(weights: str | Path, device: str | torch.device, trainer: str) -> dict:
+    """The state dict of a ``{"model": state_dict}`` (or bare state dict) weights file.
+
+    Raises:
+        ValueError: the file does not exist (the message names the ``trainer`` module that makes one).
+    """
+    if not os.path.exists(weights):
+        raise ValueError(f"weights file '{weights}' does not exist; train one with python -m {trainer}")
+    checkpoint = torch.load(weights, map_location=device, weights_only=True)
+    return checkpoint.get("model", checkpoint)
+
+
 def load_network(weights: str | Path, dims: int, device: str | torch.device = "cpu") -> torch.nn.Module:
     """The network with the weights of a ``{"model": state_dict}`` file, in eval mode.
 
     Raises:
         ValueError: the file does not exist.
     """
-    if not os.path.exists(weights):
-        raise ValueError(f"weights file '{weights}' does not exist; train one with python -m lib.gaussian_click.train")
-    checkpoint = torch.load(weights, map_location=device, weights_only=True)
-    state = checkpoint.get("model", checkpoint)
+    state = read_state(weights, device, "lib.gaussian_click.train")
     network = gaussian_click_net(dims, in_channels=input_channels(state))
     network.load_state_dict(state)
     return network.to(device).eval()

@@ -15,12 +15,11 @@ Input (B, 3 or 4, X, Y, Z), output (B, 1, X, Y, Z) logit; sizes divisible by 16.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
-from lib.gaussian_click.network import gaussian_click_net, input_channels
+from lib.gaussian_click.network import gaussian_click_net, input_channels, read_state
 from lib.universal_click.proposal import PROPOSAL_CHANNELS
 
 #: The proposal's vote before training, logit units (sigmoid(3) = 0.95).
@@ -78,10 +77,7 @@ def load_universal(weights: str | Path, device: str | torch.device = "cpu") -> t
     Raises:
         ValueError: the file does not exist.
     """
-    if not os.path.exists(weights):
-        raise ValueError(f"weights file '{weights}' does not exist; train one with python -m lib.universal_click.train")
-    checkpoint = torch.load(weights, map_location=device, weights_only=True)
-    state = checkpoint.get("model", checkpoint)
+    state = read_state(weights, device, "lib.universal_click.train")
     network = network_for_state(state)
     network.load_state_dict(state)
     return network.to(device).eval()
