@@ -9,7 +9,10 @@ Request (``POST /infer/slice_propagation?image=<id>``, multipart):
   (0, 1, 2 = i, j, k; default 2, axial for an axially stored image). Optional:
   ``"level"`` (1, 2, 3; default 2), ``"iterations"``, ``"lr"``, ``"optimiser"``
   (``"adam"`` / ``"lbfgs"``), ``"fusion"`` (default true), ``"correct"`` (default true;
-  false: the network's updated answer always answers in the window, the paper's method).
+  false: the network's updated answer always answers in the window, the paper's method),
+  ``"classes"`` (the label values or names the user redrew, e.g. ``[1]`` or ``["gtv"]``; only
+  these are moved; default: estimated from the label, which can take a structure that merely
+  changes shape fast along the axis for a redrawn one).
 
 Answer: the whole 3D label on the image's grid (uint8): the uploaded label, changed where the
 edits give a reason (``lib/propagation/correct.py``), the edited slices exactly as drawn.
@@ -25,6 +28,8 @@ The JSON ``result`` (keys other programs, e.g. the Slicer module, read):
 - ``changes``: ``{"voxels_added", "voxels_removed", "slices_touched"}`` - voxels whose class
   the answer changed from the uploaded label (to a structure / from a structure) and the
   slice indices along ``axis`` where it changed anything;
+- ``classes``: the classes the correction moved (empty on the network path) and
+  ``classes_from``: ``"request"`` or ``"estimated"``;
 - ``window``: the model-space box propagated; ``features_cached``: whether its features came
   from the cache; ``resumed_edits``: edits taken over from an earlier request;
 - ``fusion``: whether the fusion module was used and which; ``level``: the decoder level;
@@ -96,6 +101,24 @@ def parse_correct(params: dict[str, Any]) -> bool:
     if not isinstance(correct, bool):
         raise ValueError(f"correct must be true or false, got {correct!r}")
     return correct
+
+
+def parse_classes(params: dict[str, Any]) -> list[int] | None:
+    """The request's ``classes`` as label values (names mapped through the app's labels), or None
+    when absent; ValueError naming a bad entry (the values are checked by ``check_edits``)."""
+    classes = params.get("classes")
+    if classes is None:
+        return None
+    if not isinstance(classes, list):
+        raise ValueError(f"classes must be a list of label values or names {dict(LABELS)}, got {classes!r}")
+    values = []
+    for entry in classes:
+        if isinstance(entry, str):
+            if entry not in LABELS:
+                raise ValueError(f"class name {entry!r} is not one of this app's labels {sorted(LABELS)}")
+            entry = LABELS[entry]
+        values.append(entry)
+    return values
 
 
 def read_label(path: str, prepared: PreparedImage) -> np.ndarray:
@@ -181,7 +204,8 @@ class SlicePropagation(HttpErrors, AnswerTask, BasicInferTask):
         slices = data.get("slices")
         if slices is None:
             raise ValueError("params must name the edited slices: {\"slices\": [k, ...], \"axis\": 2}")
-        data["edits"] = check_edits(label, slices, data.get("axis", 2), prepared.input_shape)
+        data["edits"] = check_edits(label, slices, data.get("axis", 2), prepared.input_shape, parse_classes(data),
+                                    set(LABELS.values()))
         data.update(prepared=prepared, image_key=key, level=level, settings=settings, use_fusion=use_fusion,
                     correct=correct)
         return data
@@ -230,6 +254,8 @@ class SlicePropagation(HttpErrors, AnswerTask, BasicInferTask):
             "why": answer.choice.reason,
             "agreement": None if not np.isfinite(agreement) else round(float(agreement), 4),
             "changes": answer.changes,
+            "classes": list(answer.classes),
+            "classes_from": answer.classes_from,
             "window": [[b.start, b.stop] for b in answer.window],
             "features_cached": answer.features_cached,
             "resumed_edits": answer.resumed_edits,
@@ -241,4 +267,4 @@ class SlicePropagation(HttpErrors, AnswerTask, BasicInferTask):
         return data
 
 
-__all__ = ["SlicePropagation", "parse_correct", "parse_settings", "read_label"]
+__all__ = ["SlicePropagation", "parse_classes", "parse_correct", "parse_settings", "read_label"]

@@ -169,14 +169,20 @@ def slab(shape: Sequence[int], axis: int, slices: Sequence[int], near: int) -> n
 
 
 def shape_corrected(
-    label: np.ndarray, axis: int, slices: Sequence[int], spacing: Sequence[float], reach: int = REACH_SLICES
+    label: np.ndarray,
+    axis: int,
+    slices: Sequence[int],
+    spacing: Sequence[float],
+    reach: int = REACH_SLICES,
+    classes: Sequence[int] | None = None,
 ) -> np.ndarray:
     """The label with each edited class moved by the edits' displacements (module doc).
 
     A class grows only over background and shrinks to background; the edited slices stay as drawn.
+    ``classes``: the classes to move (the redrawn ones); None: every :func:`edit_classes` one.
     """
     out = label.copy()
-    for value in edit_classes(label, axis, slices):
+    for value in edit_classes(label, axis, slices) if classes is None else classes:
         mask = label == value
         moved = propagate_shape(mask, axis, slices, spacing, reach)
         out[mask & ~moved] = 0

@@ -47,7 +47,7 @@ saves work.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Hashable, Sequence
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass
 
 import cc3d
@@ -93,14 +93,25 @@ class SliceEdits:
         label: (X, Y, Z) uint8, the user's current label with the edited slices in it.
         slices: indices of the edited slices along ``axis``, in the order they were edited.
         axis: 0, 1 or 2, the image-grid axis the slices are taken across.
+        classes: the label values the user redrew, as the client says (the Slicer module compares
+            the label with its last answer); None: estimated from the label
+            (:func:`lib.propagation.correct.redrawn_classes`). Only these classes are moved.
     """
 
     label: np.ndarray
     slices: tuple[int, ...]
     axis: int = 2
+    classes: tuple[int, ...] | None = None
 
 
-def check_edits(label: np.ndarray, slices: Sequence[int], axis: int, image_shape: Sequence[int]) -> SliceEdits:
+def check_edits(
+    label: np.ndarray,
+    slices: Sequence[int],
+    axis: int,
+    image_shape: Sequence[int],
+    classes: Sequence[int] | None = None,
+    allowed: Collection[int] | None = None,
+) -> SliceEdits:
     """A :class:`SliceEdits`, or ValueError naming what is wrong.
 
     Args:
@@ -108,6 +119,8 @@ def check_edits(label: np.ndarray, slices: Sequence[int], axis: int, image_shape
         slices: one or more distinct integer indices along ``axis``, inside the image.
         axis: 0, 1 or 2.
         image_shape: (X, Y, Z) of the image.
+        classes: the redrawn label values (distinct positive integers) or None (estimated).
+        allowed: the label values ``classes`` may name (the app's labels); None: any positive one.
     """
     shape = tuple(int(n) for n in image_shape)
     label = np.asarray(label)
@@ -130,7 +143,25 @@ def check_edits(label: np.ndarray, slices: Sequence[int], axis: int, image_shape
         if s in checked:
             raise ValueError(f"slice {s} is listed twice")
         checked.append(int(s))
-    return SliceEdits(label.astype(np.uint8), tuple(checked), int(axis))
+    return SliceEdits(label.astype(np.uint8), tuple(checked), int(axis), _checked_classes(classes, allowed))
+
+
+def _checked_classes(classes: Sequence[int] | None, allowed: Collection[int] | None) -> tuple[int, ...] | None:
+    """``classes`` as a tuple of distinct label values, or ValueError naming the bad one."""
+    if classes is None:
+        return None
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence) or not classes:
+        raise ValueError(f"classes must be a non-empty list of label values, got {classes!r}")
+    checked: list[int] = []
+    for value in classes:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 < value < 256:
+            raise ValueError(f"class {value!r} is not a label value (an integer 1..255)")
+        if allowed is not None and value not in allowed:
+            raise ValueError(f"class {value} is not one of this app's labels {sorted(allowed)}")
+        if value in checked:
+            raise ValueError(f"class {value} is listed twice")
+        checked.append(int(value))
+    return tuple(checked)
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,6 +177,8 @@ class PropagationAnswer:
         choice: the path that answered and why (:class:`lib.propagation.correct.PathChoice`).
         changes: what the answer changed in the uploaded label
             (:func:`lib.propagation.correct.label_changes`).
+        classes: the redrawn classes the correction moved (empty on the network path).
+        classes_from: ``"request"`` (the client named them) or ``"estimated"`` (from the label).
     """
 
     label: np.ndarray
@@ -155,6 +188,8 @@ class PropagationAnswer:
     resumed_edits: int = 0
     choice: PathChoice = PathChoice("network", "", float("nan"))
     changes: dict | None = None
+    classes: tuple[int, ...] = ()
+    classes_from: str = ""
 
 
 class PropagationEngine:
@@ -227,13 +262,15 @@ class PropagationEngine:
             self.cache.put(self._state_key(key, window), (fingerprints, result.state))
         on_input = self._input_probabilities(prepared, window, result.probabilities)  # once: both paths read it
         choice, label = PathChoice("network", "the paper's method (no correction settings)", float("nan")), None
+        classes, classes_from = (), ""
         if self.correction is not None:
-            choice, label = self._correct(prepared, window, key, on_input, edits, result.reports)
+            classes, classes_from = edited_classes(prepared, edits)
+            choice, label = self._correct(prepared, window, key, on_input, edits, result.reports, classes)
         if label is None:  # the network path: its answer only
             label = self._to_input_grid(prepared, window, result.probabilities, edits, on_input=on_input)
         return PropagationAnswer(
             label, window, result.reports, cached, resume.done if resume is not None else 0, choice,
-            label_changes(edits.label, label, edits.axis),
+            label_changes(edits.label, label, edits.axis), classes if choice.path != "network" else (), classes_from,
         )
 
     def _correct(
@@ -244,10 +281,12 @@ class PropagationEngine:
         on_input: tuple[np.ndarray, np.ndarray],
         edits: SliceEdits,
         reports: Sequence[UpdateReport],
+        classes: Sequence[int],
     ) -> tuple[PathChoice, np.ndarray | None]:
         """The path (:func:`lib.propagation.correct.choose_path`) and, unless it is the network
         path, its answer on the input grid. ``on_input``: the updated window probabilities on the
-        input grid and the window's cover (:meth:`_input_probabilities`).
+        input grid and the window's cover (:meth:`_input_probabilities`); ``classes``: the
+        redrawn classes (:func:`edited_classes`), the only ones moved.
 
         "The label is the network's own" is judged against what the network SERVES for this
         image (:meth:`served_probabilities`: its sliding-window answer on the whole image, as
@@ -259,14 +298,13 @@ class PropagationEngine:
         updated, covered = on_input
         served_p, _ = self._input_probabilities(prepared, window, self._served_window(prepared, window, key))
         unedited = np.where(covered, served_p.argmax(0), edits.label).astype(np.uint8)
-        spacing = tuple(float(v) for v in np.linalg.norm(prepared.input_affine[:3, :3], axis=0))
-        classes = redrawn_classes(edits.label, edits.axis, edits.slices, spacing)
+        spacing = input_spacing(prepared)
         unedited_slices = covered & ~slab(edits.label.shape, edits.axis, edits.slices, 0)
         agreement = foreground_agreement(edits.label, unedited, classes, unedited_slices)
         choice = choose_path(reports, agreement, settings.agree_at, settings.fit_error)
         if choice.path == "network":
             return choice, None
-        label = shape_corrected(edits.label, edits.axis, edits.slices, spacing, settings.reach)
+        label = shape_corrected(edits.label, edits.axis, edits.slices, spacing, settings.reach, classes)
         if choice.path == "correction":
             answer = np.where(covered, updated.argmax(0), edits.label).astype(np.uint8)
             near = covered & slab(edits.label.shape, edits.axis, edits.slices, self.near_slices)
@@ -408,6 +446,22 @@ class PropagationEngine:
         if edits is not None:
             answer = paste_slices(answer, edits.label, edits.axis, edits.slices)
         return answer
+
+
+def input_spacing(prepared: PreparedImage) -> tuple[float, float, float]:
+    """mm per voxel of the image's own grid along (X, Y, Z), from its affine."""
+    return tuple(float(v) for v in np.linalg.norm(prepared.input_affine[:3, :3], axis=0))
+
+
+def edited_classes(prepared: PreparedImage, edits: SliceEdits) -> tuple[tuple[int, ...], str]:
+    """(the classes the user redrew, where that came from): the request's when it names them
+    (``"request"``), else estimated from the label (``"estimated"``,
+    :func:`lib.propagation.correct.redrawn_classes`: a structure that only continues its shape
+    on an edited slice counts as not redrawn; the estimate can take a structure whose shape
+    changes fast along the axis, e.g. the heart, for a redrawn one)."""
+    if edits.classes is not None:
+        return tuple(edits.classes), "request"
+    return tuple(redrawn_classes(edits.label, edits.axis, edits.slices, input_spacing(prepared))), "estimated"
 
 
 def drop_unanchored_components(answer: np.ndarray, anchor: np.ndarray) -> np.ndarray:

@@ -125,10 +125,13 @@ def evaluate_case(
     ks: Sequence[int],
     base: np.ndarray | None = None,
     prepared: PreparedImage | None = None,
+    name_classes: bool = True,
 ) -> dict:
     """Every method's metrics for k = each of ``ks`` edits, and seconds per propagation.
 
     ``base``: the user's label (X, Y, Z) uint8 the edits are drawn into; None: the network's prediction.
+    ``name_classes``: the request names the redrawn class (``value``), as the Slicer module does;
+    False: the engine estimates it from the label.
     Per k also the path each engine took (``paths``), the label-network agreement it chose by
     (``agreement``, NaN for the paper's method) and the path's reason (``reasons``: which network
     changes the edits did not support, :func:`lib.propagation.correct.supported_changes`).
@@ -137,6 +140,7 @@ def evaluate_case(
         base, _ = predict_file(next(iter(engines.values())).split.network, image)
     prepared = prepared if prepared is not None else prepare_file(image, 3)
     target = truth == value
+    classes = (value,) if name_classes else None
     row: dict = {"base_dsc": dice(base == value, target), "by_k": {}}
     for k in ks:
         edits = worst_slices(base == value, target, k, AXIS, spacing)
@@ -152,7 +156,7 @@ def evaluate_case(
         seconds, paths, agreements, reasons = {}, {}, {}, {}
         for name, engine in engines.items():
             start = time.perf_counter()
-            answer = engine.propagate(prepared, check_edits(drawn, slices, AXIS, truth.shape), key=str(image))
+            answer = engine.propagate(prepared, check_edits(drawn, slices, AXIS, truth.shape, classes), key=str(image))
             seconds[name] = (time.perf_counter() - start) / len(slices)
             answers[name] = answer.label == value
             paths[name] = answer.choice.path
@@ -345,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="how near slices are answered as edits accumulate (lib.propagation.propagate)")
     parser.add_argument("--keep-unanchored", action="store_true",
                         help="keep answer components that overlap nothing of their class in the user's label")
+    parser.add_argument("--estimate-classes", action="store_true",
+                        help="requests do not name the redrawn class: the engine estimates it from the label")
     parser.add_argument("--iterations", type=int, default=UpdateSettings.iterations, help="feature-update steps")
     parser.add_argument("--lr", type=float, default=UpdateSettings.lr, help="feature-update learning rate")
     parser.add_argument("--agree-at", type=float, default=CorrectionSettings.agree_at)
@@ -387,7 +393,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     common = (
         f"Structure `{args.structure}`; simulated worst-slice edits of the base (axial, the true slice); base "
         f"network `{args.weights}`; fusion `{args.fusion or 'none'}`; correction "
-        f"{'off (the paper method)' if correction is None else vars(correction)}. "
+        f"{'off (the paper method)' if correction is None else vars(correction)}; redrawn class "
+        f"{'estimated by the engine' if args.estimate_classes else 'named in the request (as the Slicer module does)'}. "
         "DSC / HD95 / sens / spec: whole volume; sub: the first edited slice and 2 each side; far DSC: slices "
         "farther than 2 from every edit. s/edit: seconds per edit (features cached after the first); below base: "
         "fraction of cases whose whole DSC fell under the base's."
@@ -396,7 +403,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         cases = {}
         for image in tqdm(sorted(folders["ct"].glob(f"{prefix}_*.nii.gz"))[: args.cases], desc="cases", unit="case"):
             truth, spacing = _truth(folders["ct"], image)
-            cases[image.name.removesuffix(".nii.gz")] = evaluate_case(engines, image, truth, spacing, value, ks)
+            cases[image.name.removesuffix(".nii.gz")] = evaluate_case(engines, image, truth, spacing, value, ks,
+                                                                        name_classes=not args.estimate_classes)
         result = {
             "name": args.name,
             "description": f"{len(cases)} phantoms (seeds {args.first_seed}+). " + common,
@@ -428,7 +436,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 base = base_of(kind, image, truth, spacing, value, network, click_segmenter,
                                np.random.default_rng([args.first_seed, n]))
                 by_kind[kind][image.name.removesuffix(".nii.gz")] = evaluate_case(
-                    engines, image, truth, spacing, value, ks, base, prepared)
+                    engines, image, truth, spacing, value, ks, base, prepared, not args.estimate_classes)
         load.append(os.getloadavg())
         _write_bases(args, kinds, by_kind, ks, engines, common, command, start, load, figure=False)
     print(markdown_bases(_write_bases(args, kinds, by_kind, ks, engines, common, command, start, load)))

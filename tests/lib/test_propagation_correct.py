@@ -232,3 +232,43 @@ def test_the_networks_own_served_prediction_takes_the_network_path(phantom, tmp_
     assert answer.choice.path == "network", answer.choice.reason
     assert answer.choice.agreement >= CorrectionSettings().agree_at
     np.testing.assert_array_equal(answer.label[..., z], label[..., z])
+
+
+def _gtv_and_a_stepped_heart() -> np.ndarray:
+    """GTV 1: a cylinder, its slice 10 redrawn wider. Heart 2: radius 4 up to slice 10 and 7
+    after it (not redrawn, but its slice 10 differs from its neighbours' mean)."""
+    label = np.where(cylinder(5), 1, 0).astype(np.uint8)
+    label[..., 10] = np.where(cylinder(8)[..., 10], 1, 0)
+    heart = cylinder(4, centre=(8, 30), z=(3, 11)) | cylinder(7, centre=(8, 30), z=(11, 17))
+    label[heart & (label == 0)] = 2
+    return label
+
+
+def test_only_the_classes_the_request_names_are_moved():
+    label = _gtv_and_a_stepped_heart()
+    moved_all = shape_corrected(label, 2, [10], (1.0, 1.0, 1.0))
+    assert (moved_all == 2).sum() != (label == 2).sum()  # the estimate takes the heart for redrawn
+    named = shape_corrected(label, 2, [10], (1.0, 1.0, 1.0), classes=[1])
+    np.testing.assert_array_equal(named == 2, label == 2)
+    assert (named == 1).sum() > (label == 1).sum()  # the GTV's neighbours grew toward the edit
+
+
+def test_the_engine_moves_the_named_classes_and_says_where_they_came_from(phantom):
+    prepared = prepare_array(phantom.image, phantom.affine, 3)
+    label, z = _shrunk_gtv_label(phantom)
+    engine = PropagationEngine(tiny_unet(), 2, settings=UpdateSettings("adam", 0, 0.1))  # the fallback path
+    named = engine.propagate(prepared, check_edits(label, [z], 2, label.shape, [1], {1, 2}))
+    assert (named.classes, named.classes_from) == ((1,), "request")
+    np.testing.assert_array_equal(named.label == 2, label == 2)
+    estimated = engine.propagate(prepared, check_edits(label, [z], 2, label.shape))
+    assert estimated.classes_from == "estimated" and 1 in estimated.classes
+
+
+@pytest.mark.parametrize("classes, message", [
+    ([], "non-empty list"), ("gtv", "non-empty list"), ([0], "not a label value"), ([1.0], "not a label value"),
+    ([True], "not a label value"), ([3], "not one of this app's labels"), ([1, 1], "listed twice"),
+])
+def test_bad_redrawn_classes_are_refused_by_name(classes, message):
+    label = np.zeros((8, 8, 4), np.uint8)
+    with pytest.raises(ValueError, match=message):
+        check_edits(label, [1], 2, (8, 8, 4), classes, {1, 2})

@@ -63,7 +63,7 @@ def test_where_segments_overlap_the_larger_label_value_wins():
     assert label_map(masks, {"Segment_1": 1, "Segment_2": 2})[2, 6, 8] == 2
 
 
-def test_the_request_names_every_redrawn_slice_and_the_axis():
+def test_the_request_names_every_redrawn_slice_the_axis_and_the_redrawn_classes():
     masks, names = segments()
     mapping = match_segments(names, LABELS)
     s = session(label_map(masks, mapping))
@@ -72,12 +72,13 @@ def test_the_request_names_every_redrawn_slice_and_the_axis():
     masks["Segment_1"][3] = False  # slice k = 3 redrawn (numpy axis 0 is IJK axis 2)
     masks["Segment_1"][3, 3:5, 3:5] = True
     label, params, new, history, restarted = s.request(masks, mapping, params={"level": 2})
-    assert params == {"level": 2, "slices": [3], "axis": 2} and new == [3] and not restarted
+    assert params == {"level": 2, "slices": [3], "axis": 2, "classes": [1]} and new == [3] and not restarted
     np.testing.assert_array_equal(label, label_map(masks, mapping))
     s.history = history  # as accept() leaves it; a further edit adds to the list
     masks["Segment_2"][1] = False
     _, params, new, _, _ = s.request(masks, mapping, axis=2)
     assert params["slices"] == [3, 1] and new == [1, 3]
+    assert params["classes"] == [1, 2]  # the heart erased on slice 1 joins the GTV redrawn before
     with pytest.raises(ValueError, match="no reference contour"):
         session().request(masks, mapping)
     with pytest.raises(ValueError, match="differs from the volume's"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from SlicePropagationLib import EditHistory, best_view, changed_slices, likely_axis, slice_centre_ras, view_axis
+from SlicePropagationLib import EditHistory, best_view, changed_classes, changed_slices, likely_axis, slice_centre_ras, view_axis
 from SlicePropagationLib.geometry import nearest_ijk_axis, numpy_axis, slice_of_point
 from tests.slicer_module.conftest import AFFINES, SHAPE_IJK
 
@@ -102,12 +102,25 @@ def test_moving_a_view_to_a_slice_lands_on_that_slice(orientation):
         slice_centre_ras(affine, SHAPE_IJK, 2, SHAPE_IJK[2])
 
 
+def test_the_redrawn_classes_are_those_drawn_over_or_erased():
+    reference = np.zeros((4, 5, 6), np.uint8)
+    reference[1, 1:3, 1:3] = 1
+    reference[2, 3:5, 3:5] = 2
+    current = reference.copy()
+    assert changed_classes(current, reference) == []
+    current[1, 1:3, 1:3] = 0  # the GTV erased
+    current[3, 0, 0] = 2  # the heart drawn
+    assert changed_classes(current, reference) == [1, 2]
+    with pytest.raises(ValueError, match="differs from the reference"):
+        changed_classes(current[:2], reference)
+
+
 def test_the_history_keeps_every_slice_in_drawing_order_and_restarts_on_another_axis():
     history, restarted = EditHistory().extended(2, [7])
-    history, _ = history.extended(2, [3, 7])
-    assert (history.axis, history.slices, restarted) == (2, [7, 3], False)
-    other, restarted = history.extended(0, [5])
-    assert (other.axis, other.slices, restarted) == (0, [5], True)
+    history, _ = history.extended(2, [3, 7], [2])
+    assert (history.axis, history.slices, history.classes, restarted) == (2, [7, 3], [2], False)
+    other, restarted = history.extended(0, [5], [1])
+    assert (other.axis, other.slices, other.classes, restarted) == (0, [5], [1], True)
     assert history.slices == [7, 3]  # the earlier history is not changed in place
     with pytest.raises(ValueError, match="axis must be 0, 1 or 2"):
         history.extended(3, [1])

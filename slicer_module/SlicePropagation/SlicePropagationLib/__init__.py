@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .answers import Suggestion, fallback_note, model_labels, offers, parse_suggestion, propagation_models, report_lines
 from .client import DEFAULT_URL, MonaiLabelClient, ServerError, normalise_url
-from .edits import EditHistory, changed_slices, likely_axis
+from .edits import EditHistory, changed_classes, changed_slices, likely_axis
 from .geometry import best_view, ijk_to_ras_of, nearest_ijk_axis, slice_centre_ras, view_axis, write_label, read_label
 from .patch import Patch, UndoStack, patch_answer
 from .segments import label_map, match_segments, segment_masks
@@ -16,7 +16,7 @@ from .workflow import SUGGESTION_MODEL, NoEdits, Outcome, PropagationSession, da
 
 __all__ = [
     "DEFAULT_URL", "EditHistory", "best_view", "MonaiLabelClient", "NoEdits", "Outcome", "Patch", "PropagationSession", "SUGGESTION_MODEL",
-    "ServerError", "Suggestion", "UndoStack", "changed_slices", "datastore_id", "fallback_note", "ijk_to_ras_of",
+    "ServerError", "Suggestion", "UndoStack", "changed_classes", "changed_slices", "datastore_id", "fallback_note", "ijk_to_ras_of",
     "label_map", "likely_axis", "match_segments", "model_labels", "nearest_ijk_axis", "normalise_url", "offers",
     "parse_suggestion", "patch_answer", "propagation_models", "read_label", "report_lines", "safe_image_id",
     "segment_masks", "slice_centre_ras", "view_axis", "write_label",

@@ -25,6 +25,17 @@ def changed_slices(current: np.ndarray, reference: np.ndarray, axis: int) -> Lis
     return [int(s) for s in np.flatnonzero((current != reference).any(axis=others))]
 
 
+def changed_classes(current: np.ndarray, reference: np.ndarray) -> List[int]:
+    """The label values (not 0) whose voxels differ between ``current`` and ``reference``
+    (ascending): the structures the user redrew, whether drawn over or erased."""
+    current, reference = np.asarray(current), np.asarray(reference)
+    if current.shape != reference.shape:
+        raise ValueError(f"the label's shape {current.shape} differs from the reference's {reference.shape}")
+    differ = current != reference
+    values = set(np.unique(current[differ]).tolist()) | set(np.unique(reference[differ]).tolist())
+    return sorted(int(v) for v in values - {0})
+
+
 def likely_axis(current: np.ndarray, reference: np.ndarray) -> Optional[int]:
     """The IJK axis the changes were drawn across: the one along which they touch the fewest slices.
 
@@ -39,13 +50,16 @@ def likely_axis(current: np.ndarray, reference: np.ndarray) -> Optional[int]:
 
 @dataclass
 class EditHistory:
-    """The slices redrawn so far across one IJK axis, in the order first drawn."""
+    """The slices redrawn so far across one IJK axis, in the order first drawn, and the label
+    values redrawn on them (the server moves only those structures)."""
 
     axis: Optional[int] = None
     slices: List[int] = field(default_factory=list)
+    classes: List[int] = field(default_factory=list)
 
-    def extended(self, axis: int, new_slices: Sequence[int]) -> Tuple["EditHistory", bool]:
-        """The history with ``new_slices`` added, and whether it restarted.
+    def extended(self, axis: int, new_slices: Sequence[int],
+                 new_classes: Sequence[int] = ()) -> Tuple["EditHistory", bool]:
+        """The history with ``new_slices`` and ``new_classes`` added, and whether it restarted.
 
         Edits across another axis than the history's start a new history: the server takes
         one axis per request (the earlier slices stay in the label as drawn).
@@ -57,7 +71,8 @@ class EditHistory:
         for s in new_slices:
             if int(s) not in slices:
                 slices.append(int(s))
-        return EditHistory(axis, slices), restarted
+        classes = sorted(set([] if restarted else self.classes) | {int(c) for c in new_classes})
+        return EditHistory(axis, slices, classes), restarted
 
 
-__all__ = ["EditHistory", "changed_slices", "likely_axis"]
+__all__ = ["EditHistory", "changed_classes", "changed_slices", "likely_axis"]

@@ -24,7 +24,7 @@ import numpy as np
 
 from .answers import Suggestion, fallback_note, parse_suggestion, report_lines
 from .client import MonaiLabelClient
-from .edits import EditHistory, changed_slices, likely_axis
+from .edits import EditHistory, changed_classes, changed_slices, likely_axis
 from .geometry import grid_offset_mm, read_label, write_label
 from .patch import Patch, UndoStack, patch_answer
 from .segments import label_map
@@ -137,8 +137,11 @@ class PropagationSession:
         axis, new = self.edits(label, axis)
         if not new:
             raise NoEdits("no slice was redrawn since the last answer: edit a slice first")
-        history, restarted = self.history.extended(axis, new)
-        return label, {**(params or {}), "slices": history.slices, "axis": history.axis}, new, history, restarted
+        history, restarted = self.history.extended(axis, new, changed_classes(label, self.reference))
+        request = {**(params or {}), "slices": history.slices, "axis": history.axis}
+        if history.classes:
+            request["classes"] = history.classes
+        return label, request, new, history, restarted
 
     def propagate(self, masks: Mapping[str, np.ndarray], mapping: Mapping[str, int], axis: Optional[int] = None,
                   params: Optional[Dict[str, Any]] = None,
