@@ -10,7 +10,9 @@ clicking M times (foreground clicks inside its own study's GTV, one ``client_id`
 session) while another thread polls ``/info/``. Every request is bounded (timeout), and so is
 the whole run (``--max-s`` per model and session count). JSON on stdout (and ``--out``):
 per model and session count the errors, click latency p50/p95/max, throughput (clicks/s),
-``/info`` latency under the load, the server's RSS and CPU use (cores busy), plus the
+``/info`` latency under the load, the server's RSS and CPU use (cores busy: the server process,
+its child jobs such as scoring, and the client threads of this benchmark, which share the same
+cores), plus the
 machine, its load average before and after, and the server's torch threads. The
 single-session run is the baseline of the same run. Other processes on the machine share
 its CPU: the load average says how much.
@@ -73,16 +75,27 @@ def _rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def _cpu_s(pid: int) -> float:
+def _cpu_s(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) used so far by the server process and by its child processes
+    (MONAI Label's scoring and training jobs) now alive."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    own, children = 0.0, 0.0
     for p in _process_tree(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
+            seconds = (int(fields[11]) + int(fields[12])) / ticks
         except OSError:
-            pass
-    return total
+            continue
+        if p == pid:
+            own = seconds
+        else:
+            children += seconds
+    return own, children
+
+
+def _client_cpu_s() -> float:
+    usage = os.times()
+    return usage.user + usage.system
 
 
 def _gtv_voxels(studies: Path, image_id: str) -> np.ndarray:
@@ -132,14 +145,15 @@ def run_sessions(url: str, model: str, sessions: int, clicks: int, images: list[
 
     threads = [threading.Thread(target=session, args=(n,)) for n in range(sessions)]
     poller = threading.Thread(target=poll_info)
-    cpu0, wall0 = _cpu_s(pid), time.perf_counter()
+    (cpu0, kids0), client0, wall0 = _cpu_s(pid), _client_cpu_s(), time.perf_counter()
     poller.start()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - wall0
-    cpu = _cpu_s(pid) - cpu0
+    cpu, kids = (max(0.0, after - before) for after, before in zip(_cpu_s(pid), (cpu0, kids0)))
+    client = _client_cpu_s() - client0
     done.set()
     poller.join()
     every = [x for per in latencies for x in per]
@@ -147,6 +161,8 @@ def run_sessions(url: str, model: str, sessions: int, clicks: int, images: list[
         "sessions": sessions, "clicks_per_session": clicks, "errors": len(errors), "error_messages": errors[:10],
         "click_s": _percentiles(every), "throughput_clicks_per_s": len(every) / wall if wall else None,
         "info_s": _percentiles(info_latencies), "wall_s": wall, "server_cpu_cores_busy": cpu / wall if wall else None,
+        "server_children_cpu_cores_busy": kids / wall if wall else None,
+        "clients_cpu_cores_busy": client / wall if wall else None,
         "server_rss_mb": _rss_mb(pid), "loadavg_after": os.getloadavg(),
     }
 
@@ -159,11 +175,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--workers", type=int, default=2, help="the server's inference workers (--conf infer_workers)")
     parser.add_argument("--max-s", type=float, default=600, help="bound on each model x session-count run, in s")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="a further server --conf option (repeatable), e.g. limit_native_threads=false for the "
+                        "baseline with numpy's thread pools as they start")
     parser.add_argument("--fetch", action=argparse.BooleanOptionalAction, default=True,
                         help="each session downloads its study first, as Slicer does before its user clicks, and the "
                         "clicks start once the server's prefetch of every study is done (--no-fetch: click on "
                         "studies the server has never seen)")
     args = parser.parse_args(argv)
+    extra = dict(item.split("=", 1) for item in args.conf if "=" in item)
+    if len(extra) != len(args.conf):
+        parser.error(f"--conf takes KEY=VALUE, got {args.conf}")
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     counts = [int(n) for n in args.sessions.split(",")]
     unknown = [m for m in models if m not in SERVER_MODELS]
@@ -171,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"unknown model(s) {unknown}; known: {sorted(SERVER_MODELS)}")
 
     results = {"loadavg_before": os.getloadavg(), "machine": asdict(describe_machine()), "workers": args.workers,
-               "fetch": args.fetch,
+               "fetch": args.fetch, "conf": extra,
                "note": "other processes share this machine's CPU; see loadavg_before / loadavg_after", "models": {}}
     with tempfile.TemporaryDirectory(prefix="load-") as tmp:
         root = Path(tmp)
@@ -179,7 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
         write_datastore(studies, cases=max(counts), first_seed=0)
         images = sorted(p.name[: -len(".nii.gz")] for p in studies.glob("*.nii.gz"))
         server_models = ",".join(dict.fromkeys(",".join(SERVER_MODELS[m] for m in models).split(",")))
-        conf = {"models": server_models, "model_dir": root / "model", "infer_workers": args.workers}
+        conf = {"models": server_models, "model_dir": root / "model", "infer_workers": args.workers, **extra}
         with start_server(APP_DIR, studies, conf, root / "server.log",
                           env_extra={"MONAI_LABEL_SESSION_PATH": str(root / "sessions")}) as server:
             log = (root / "server.log").read_text()

@@ -49,3 +49,26 @@ def test_the_pool_refuses_past_its_bound_and_frees_its_slots():
 
     asyncio.run(scenario())
     assert torch_threads_per_worker(2, cores=2) == 1 and torch_threads_per_worker(1, cores=8) == 8
+
+
+def test_native_thread_pools_are_capped_per_worker():
+    """numpy's BLAS pool starts with a thread per core; capped, every pool reports the cap (in a child
+    process: the cap is process-wide and would slow the rest of the test run)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy, json\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from apps.radiotherapy.guards.concurrency import limit_native_threads\n"
+        "before = [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']\n"
+        "after = limit_native_threads(1)\n"
+        "print(json.dumps([before, after, [p['num_threads'] for p in threadpool_info()]]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    import json
+
+    before, described, threads = json.loads(out.stdout.strip().splitlines()[-1])
+    assert before, "numpy has no BLAS pool to cap"
+    assert threads and set(threads) == {1}
+    assert any("blas" in line or "openblas" in line for line in described) and all(line.endswith(": 1") for line in described)

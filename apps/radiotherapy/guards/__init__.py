@@ -90,7 +90,7 @@ def install_guards(conf: Mapping[str, str], labels: Mapping[str, int], uploads_d
     from monailabel.config import settings
     from starlette.middleware import Middleware
 
-    from apps.radiotherapy.guards.concurrency import BoundedPool, torch_threads_per_worker
+    from apps.radiotherapy.guards.concurrency import BoundedPool, limit_native_threads, torch_threads_per_worker
     from apps.radiotherapy.guards.middleware import GuardMiddleware
     from apps.radiotherapy.guards.routes import DROPPED, REPLACED, Guards, router, set_guards
     from apps.radiotherapy.guards.uploads import UploadFolder
@@ -98,6 +98,8 @@ def install_guards(conf: Mapping[str, str], labels: Mapping[str, int], uploads_d
     workers = int(conf.get("infer_workers", 2))
     threads = torch_threads_per_worker(workers)
     torch.set_num_threads(threads)
+    native = "as the libraries started" if not _flag(conf.get("limit_native_threads", True)) else \
+        ", ".join(limit_native_threads(threads))
     uploads = UploadFolder(uploads_dir, max_bytes=int(float(conf.get("max_upload_mb", 2048)) * (1 << 20)))
     atexit.register(uploads.remove)
     set_guards(Guards(
@@ -127,6 +129,6 @@ def install_guards(conf: Mapping[str, str], labels: Mapping[str, int], uploads_d
     app.middleware_stack = None  # rebuilt, with the above, at the next request
     logger.info(
         f"guards installed: {len(REPLACED)} routes replaced, inference in {workers} workers x {threads} torch "
-        f"threads, uploads in {uploads.path}, CORS origins {origins or 'none'}, remote access "
+        f"threads, native thread pools {native}, uploads in {uploads.path}, CORS origins {origins or 'none'}, remote access "
         f"{'on' if allow_remote else 'off (loopback only)'}"
     )

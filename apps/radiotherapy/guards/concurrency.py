@@ -4,7 +4,10 @@ MONAI Label 0.8.5 declares its endpoints ``async`` and runs inference inside the
 click blocks every other request. :class:`BoundedPool` runs such work in a fixed number of
 worker threads; at most ``workers + queue`` requests are in flight, the next one gets HTTP 503
 at once. Torch's intra-op threads are set so that the workers together use the cores once
-(:func:`torch_threads_per_worker`), not each of them all cores.
+(:func:`torch_threads_per_worker`), not each of them all cores; so are the native pools that
+numpy and scipy call into (OpenBLAS starts one thread per core and spins it between calls:
+one session's clicks kept a second core busy, and 8 sessions' clicks fought over it;
+:func:`limit_native_threads`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,15 @@ def torch_threads_per_worker(workers: int, cores: int | None = None) -> int:
     """Intra-op threads per worker so that ``workers`` concurrent requests use ``cores`` once."""
     cores = cores or os.cpu_count() or 1
     return max(1, cores // max(1, workers))
+
+
+def limit_native_threads(threads: int) -> list[str]:
+    """Cap every BLAS and OpenMP pool of the process (numpy's OpenBLAS, torch's OpenMP, ...) at
+    ``threads`` threads, for all threads from now on; "<library> <api>: <threads>" per pool."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    threadpool_limits(limits=threads)  # kept: the limits stand until restored, which is never here
+    return sorted(f"{p['prefix']} {p['internal_api']}: {p['num_threads']}" for p in threadpool_info())
 
 
 class BoundedPool:
