@@ -153,7 +153,7 @@ def evaluate_case(
             "paste": paste_edits(base == value, drawn == value, AXIS, slices),
             "interpolation": interpolate_edits(base == value, drawn == value, AXIS, slices),
         }
-        seconds, paths, agreements, reasons = {}, {}, {}, {}
+        seconds, paths, agreements, reasons, updates = {}, {}, {}, {}, {}
         for name, engine in engines.items():
             start = time.perf_counter()
             answer = engine.propagate(prepared, check_edits(drawn, slices, AXIS, truth.shape, classes), key=str(image))
@@ -162,6 +162,7 @@ def evaluate_case(
             paths[name] = answer.choice.path
             agreements[name] = answer.choice.agreement
             reasons[name] = answer.choice.reason
+            updates[name] = [vars(r) for r in answer.reports]
         row["by_k"][str(k)] = {
             "slices": slices,
             "methods": {name: case_metrics(a, target, spacing, slices) for name, a in answers.items()},
@@ -169,6 +170,7 @@ def evaluate_case(
             "paths": paths,
             "agreement": agreements,
             "reasons": reasons,
+            "updates": updates,
         }
     return row
 
