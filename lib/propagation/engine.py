@@ -301,7 +301,7 @@ class PropagationEngine:
         spacing = input_spacing(prepared)
         unedited_slices = covered & ~slab(edits.label.shape, edits.axis, edits.slices, 0)
         agreement = foreground_agreement(edits.label, unedited, classes, unedited_slices)
-        choice = choose_path(reports, agreement, settings.agree_at, settings.fit_error)
+        choice = choose_path(reports, agreement, settings.agree_at, settings.fit_error, settings.unknown_error)
         if choice.path == "network":
             return choice, None
         label = shape_corrected(edits.label, edits.axis, edits.slices, spacing, settings.reach, classes)

@@ -359,6 +359,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--fit-error", type=float, default=CorrectionSettings.fit_error)
     parser.add_argument("--confidence", type=float, default=CorrectionSettings.confidence)
     parser.add_argument("--reach", type=int, default=CorrectionSettings.reach)
+    parser.add_argument("--unknown-error", type=float, default=CorrectionSettings.unknown_error,
+                        help="network path: edited-voxel error before the update above which the network does not "
+                        "know the structure (fallback); 1: never")
     parser.add_argument("--support", type=float, default=CorrectionSettings.support,
                         help="share of the network's changes the edits must support, per class (else none taken)")
     args = parser.parse_args(argv)
@@ -377,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # window's features are computed once per phantom (4 entries evicted them between kinds and counts)
     cache = SessionCache(32, 4 * 1024**3)
     correction = None if args.paper else CorrectionSettings(args.agree_at, args.fit_error, args.confidence, args.reach,
-                                                            args.support)
+                                                            args.support, args.unknown_error)
     options = {"settings": UpdateSettings(iterations=args.iterations, lr=args.lr), "near_rule": args.near_rule,
                "keep_connected": not args.keep_unanchored, "cache": cache, "correction": correction}
     levels = [level for level in args.levels.split(",") if level.strip()]

@@ -82,6 +82,10 @@ def test_the_guard_and_the_agreement_choose_the_path():
     fitted, unfitted = UpdateReport(3, 0.6, 0.02), UpdateReport(12, 1.0, 0.8)
     assert choose_path([fitted], 0.95).path == "network"
     assert choose_path([fitted], 0.5).path == "correction"
+    unknown = choose_path([UpdateReport(3, 0.8, 0.02)], 0.97, unknown_error=0.5)
+    assert unknown.path == "fallback" and "did not know the structure at edit 0" in unknown.reason
+    assert choose_path([UpdateReport(3, 0.8, 0.02)], 0.97).path == "network"  # no such guard by default here
+    assert choose_path([UpdateReport(3, 0.8, 0.02)], 0.5, unknown_error=0.5).path == "correction"  # not the network's
     guard = choose_path([fitted, unfitted], 0.95)
     assert guard.path == "fallback" and "did not fit edit 1" in guard.reason and "0.80" in guard.reason
     with pytest.raises(ValueError, match="confidence must be in"):
