@@ -20,8 +20,10 @@ The JSON ``result`` (keys other programs, e.g. the Slicer module, read):
 
 - ``path``: which path answered: ``"network"`` (the label is the network's own view: its
   updated answer), ``"correction"`` (the label moved by the edits' displacements and the
-  network's confident changes near the edits) or ``"fallback"`` (the guard: the network's
-  update did not fit an edit; the edits' displacements alone);
+  network's confident changes near the edits) or ``"fallback"`` (a guard: the network's
+  update did not fit an edit, or the label is the network's own but its answer had missed the
+  drawn structure where the user drew, or the edits did not support its changes; the edits'
+  displacements alone);
 - ``why``: one sentence saying why that path;
 - ``agreement``: the lowest per-class DSC between the uploaded label and the unedited
   network's answer in the window, outside the edited slices (null with ``"correct": false``);
