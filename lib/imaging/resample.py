@@ -8,7 +8,7 @@ scaled and shifted against each other (every image whose model space came from
 of three 1D linear interpolations, one per axis: two gathers and a blend along each axis.
 Same values (border padding: a coordinate outside the source is clamped to its first or last
 voxel centre, as ``grid_sample``'s ``border`` mode does), a fraction of the work: each 1D
-interpolation is one product with a (output voxels x source voxels) weight matrix.
+interpolation gathers the two neighbouring source planes of every output plane and blends them.
 
 Coordinates are voxel indices; ``matrix`` maps an output voxel (i, j, k, 1) to a source voxel.
 """
@@ -52,28 +52,28 @@ def axis_map(matrix: np.ndarray) -> AxisMap | None:
     return AxisMap(tuple(source_axis), tuple(scale), tuple(offset))  # type: ignore[arg-type]
 
 
-def interpolation_matrix(coordinates: np.ndarray, n: int) -> torch.Tensor:
-    """(len(coordinates), n) float32 weights of 1D linear interpolation at ``coordinates`` of an axis of
-    ``n`` voxels (each coordinate clamped to [0, n - 1], the voxel centres: border padding)."""
+def _lerp_axis(values: torch.Tensor, axis: int, coordinates: np.ndarray) -> torch.Tensor:
+    """Linear interpolation of ``values`` along ``axis`` at ``coordinates`` (border padding): two
+    gathers of the neighbouring source planes and a blend, so the cost is the output's size, not
+    output x source (a dense weight matrix costs 1.6 s for a one-slice answer on a 512 x 512 x 160
+    grid)."""
+    n = values.shape[axis]
     c = np.clip(np.asarray(coordinates, dtype=np.float64), 0.0, n - 1.0)
     low = np.floor(c).astype(np.int64)
     high = np.minimum(low + 1, n - 1)
-    weight = c - low
-    matrix = np.zeros((len(c), n), dtype=np.float64)
-    rows = np.arange(len(c))
-    np.add.at(matrix, (rows, low), 1.0 - weight)
-    np.add.at(matrix, (rows, high), weight)
-    return torch.from_numpy(matrix.astype(np.float32))
-
-
-def _lerp_axis(values: torch.Tensor, axis: int, coordinates: np.ndarray) -> torch.Tensor:
-    """Linear interpolation of ``values`` along ``axis`` at ``coordinates``: one matrix product."""
-    matrix = interpolation_matrix(coordinates, values.shape[axis])
-    return torch.movedim(torch.tensordot(matrix, values, dims=([1], [axis])), 0, axis)
+    shape = [1] * values.ndim
+    shape[axis] = len(c)
+    weight = torch.from_numpy((c - low).astype(np.float32)).reshape(shape)
+    below = values.index_select(axis, torch.from_numpy(low))
+    above = values.index_select(axis, torch.from_numpy(high))
+    return below * (1.0 - weight) + above * weight
 
 
 def resample_axis_aligned(values: torch.Tensor, mapping: AxisMap, size: Sequence[int]) -> torch.Tensor:
     """(X', Y', Z') source values on the output grid of ``size`` voxels: trilinear, border padding.
+
+    The axes are interpolated in the order that shrinks the volume most first (a one-slice
+    output reads its one or two source planes before anything else).
 
     Args:
         values: (X', Y', Z') float32 source volume.
@@ -84,10 +84,10 @@ def resample_axis_aligned(values: torch.Tensor, mapping: AxisMap, size: Sequence
         (size) float32.
     """
     out = values.permute(*mapping.source_axis)  # output axis a <- source axis source_axis[a]
-    for a in range(3):
+    for a in sorted(range(3), key=lambda axis: int(size[axis]) / max(1, out.shape[axis])):
         coordinates = mapping.scale[a] * np.arange(int(size[a]), dtype=np.float64) + mapping.offset[a]
         out = _lerp_axis(out, a, coordinates)
     return out.contiguous()
 
 
-__all__ = ["AxisMap", "axis_map", "interpolation_matrix", "resample_axis_aligned"]
+__all__ = ["AxisMap", "axis_map", "resample_axis_aligned"]
