@@ -245,9 +245,18 @@ def network_changes(
     classes: Sequence[int],
     min_confidence: float = CONFIDENCE,
 ) -> np.ndarray:
-    """(X, Y, Z) bool: where the updated network would overrule ``corrected`` (arguments as
-    :func:`with_network_changes`): near the edits, confident, between background and the
-    redrawn classes."""
+    """(X, Y, Z) bool: where the updated network would overrule ``corrected``: near the edits,
+    confident, between background and the redrawn classes (module doc).
+
+    Args:
+        corrected: the shape-corrected user label.
+        updated: the network's answer after the edits, on the same grid.
+        confidence: (X, Y, Z) the updated network's probability of ``updated``'s class.
+        near: where the network may overrule the label (near the edits, inside the window).
+        classes: the redrawn classes: changes between them and background only (another
+            structure the user did not redraw keeps its voxels).
+        min_confidence: the probability needed to overrule the label.
+    """
     allowed = [0, *classes]
     changed = (updated != corrected) & near & (confidence >= min_confidence)
     return changed & np.isin(updated, allowed) & np.isin(corrected, allowed)
@@ -359,30 +368,6 @@ def supported_path(choice: PathChoice, support: Support) -> PathChoice:
     return PathChoice("correction", f"{choice.reason}; {detail}){withheld}", choice.agreement)
 
 
-def with_network_changes(
-    corrected: np.ndarray,
-    updated: np.ndarray,
-    confidence: np.ndarray,
-    near: np.ndarray,
-    classes: Sequence[int],
-    min_confidence: float = CONFIDENCE,
-) -> np.ndarray:
-    """``corrected`` with the updated network's confident answer near the edits (module doc).
-
-    Args:
-        corrected: the shape-corrected user label.
-        updated: the network's answer after the edits, on the same grid.
-        confidence: (X, Y, Z) the updated network's probability of ``updated``'s class.
-        near: where the network may overrule the label (near the edits, inside the window).
-        classes: the redrawn classes: changes between them and background only (another
-            structure the user did not redraw keeps its voxels).
-    """
-    changed = network_changes(corrected, updated, confidence, near, classes, min_confidence)
-    out = corrected.copy()
-    out[changed] = updated[changed]
-    return out
-
-
 def paste_slices(answer: np.ndarray, label: np.ndarray, axis: int, slices: Sequence[int]) -> np.ndarray:
     """``answer`` with the edited slices taken from ``label`` (as the user drew them)."""
     out = answer.copy()
@@ -406,8 +391,7 @@ def label_changes(before: np.ndarray, after: np.ndarray, axis: int) -> dict:
 
 
 __all__ = [
-    "AGREE_AT", "CONFIDENCE", "FIT_ERROR", "PATHS", "SUPPORT", "CorrectionSettings", "PathChoice", "Support",
+    "AGREE_AT", "CONFIDENCE", "FIT_ERROR", "PATHS", "SUPPORT", "UNKNOWN_ERROR", "CorrectionSettings", "PathChoice", "Support",
     "choose_path", "edit_classes", "foreground_agreement", "label_changes", "network_changes", "redrawn_classes",
     "paste_slices", "shape_corrected", "slab", "structure_ends", "supported_changes", "supported_path",
-    "with_network_changes",
 ]

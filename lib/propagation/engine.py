@@ -54,6 +54,7 @@ import cc3d
 import numpy as np
 import torch
 
+from lib.evaluation.protocol import spacing_of
 from lib.imaging.prepare import PreparedImage
 from lib.propagation.correct import (
     CorrectionSettings,
@@ -298,7 +299,7 @@ class PropagationEngine:
         updated, covered = on_input
         served_p, _ = self._input_probabilities(prepared, window, self._served_window(prepared, window, key))
         unedited = np.where(covered, served_p.argmax(0), edits.label).astype(np.uint8)
-        spacing = input_spacing(prepared)
+        spacing = spacing_of(prepared.input_affine)
         unedited_slices = covered & ~slab(edits.label.shape, edits.axis, edits.slices, 0)
         agreement = foreground_agreement(edits.label, unedited, classes, unedited_slices)
         choice = choose_path(reports, agreement, settings.agree_at, settings.fit_error, settings.unknown_error)
@@ -448,11 +449,6 @@ class PropagationEngine:
         return answer
 
 
-def input_spacing(prepared: PreparedImage) -> tuple[float, float, float]:
-    """mm per voxel of the image's own grid along (X, Y, Z), from its affine."""
-    return tuple(float(v) for v in np.linalg.norm(prepared.input_affine[:3, :3], axis=0))
-
-
 def edited_classes(prepared: PreparedImage, edits: SliceEdits) -> tuple[tuple[int, ...], str]:
     """(the classes the user redrew, where that came from): the request's when it names them
     (``"request"``), else estimated from the label (``"estimated"``,
@@ -461,7 +457,7 @@ def edited_classes(prepared: PreparedImage, edits: SliceEdits) -> tuple[tuple[in
     changes fast along the axis, e.g. the heart, for a redrawn one)."""
     if edits.classes is not None:
         return tuple(edits.classes), "request"
-    return tuple(redrawn_classes(edits.label, edits.axis, edits.slices, input_spacing(prepared))), "estimated"
+    return tuple(redrawn_classes(edits.label, edits.axis, edits.slices, spacing_of(prepared.input_affine))), "estimated"
 
 
 def drop_unanchored_components(answer: np.ndarray, anchor: np.ndarray) -> np.ndarray:
