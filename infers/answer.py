@@ -7,7 +7,9 @@
   suffix by default) instead of MONAI Label's ITK writer (a transposed copy, gzip level 6).
   The request's ``result_extension`` (``.nii.gz``, ``.nii``, ``.nrrd``), ``result_dtype``
   and ``result_compress`` (NRRD; OHIF's panel asks for an uncompressed uint8 ``.nrrd``) are
-  honoured as MONAI Label's writer honours them.
+  honoured as MONAI Label's writer honours them. A task that knows where its answer is puts
+  the boxes holding it in ``data["pred_boxes"]`` (i, j, k slices of the image grid): only they
+  are read (a one-slice answer on a 512 x 512 x 160 study is not scanned whole).
 - ``__call__``: the answer's JSON gets ``stages_ms`` beside MONAI Label's ``latencies``:
   ``prepare`` (request checks, image from the session cache or loaded, uploaded label read),
   ``network`` (the forward passes of the task's networks, timed by :func:`network_time`),
@@ -33,6 +35,7 @@ from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.basic_infer import CallBackTypes
 from monailabel.utils.others.generic import strtobool
 
+from lib.imaging.boxes import Box, paste
 from lib.imaging.label_file import suffix_of, write_label_temporary
 
 STAGES = ("prepare", "network", "post", "write")
@@ -137,8 +140,20 @@ class AnswerTask:
             return label, result
         suffix = suffix_of(data.get("result_extension") or extension or data.get("image_path"))
         compress = strtobool(str(data.get("result_compress", False)))
-        path = write_label_temporary(label, affine, suffix, data.get("result_dtype") or dtype or "uint8", compress)
+        path = write_label_temporary(label, affine, suffix, data.get("result_dtype") or dtype or "uint8", compress,
+                                     boxes=data.get("pred_boxes"))
         return path, result
 
 
-__all__ = ["AnswerTask", "NETWORK_KEY", "STAGES", "network_time", "stage_times_ms"]
+def answer_in_box(data: dict[str, Any], probability: np.ndarray, box: Box, prepared) -> dict[str, Any]:
+    """``data`` with ``pred``, the {0, 1} label ``probability > 0.5`` on the image grid (``probability``
+    holds ``box``; 0 elsewhere), and ``pred_boxes`` [box], so the writer reads only the box.
+    ``prepared``: the request's image (a :class:`lib.imaging.prepare.PreparedImage`: ``input_shape``,
+    ``input_affine``)."""
+    label = paste(probability > 0.5, box, prepared.input_shape, np.uint8)
+    data["pred"] = MetaTensor(torch.from_numpy(label), affine=torch.as_tensor(prepared.input_affine))
+    data["pred_boxes"] = [box]
+    return data
+
+
+__all__ = ["NETWORK_KEY", "STAGES", "AnswerTask", "answer_in_box", "network_time", "stage_times_ms"]

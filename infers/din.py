@@ -31,19 +31,17 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from fastapi import HTTPException
-from monai.data import MetaTensor
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.basic_infer import BasicInferTask
 
-from infers.answer import AnswerTask, network_time
+from infers.answer import AnswerTask, answer_in_box, network_time
 from infers.errors import HttpErrors
 from infers.request_files import ClickTaskBasics, cached_image
 from lib.din.guides import GuideSettings
 from lib.din.network import din_network
-from lib.din.predict import CLICK_WINDOW_MARGIN, modality_of, parse_boxes, segment_prepared, settings_of
+from lib.din.predict import CLICK_WINDOW_MARGIN, modality_of, parse_boxes, segment_prepared_box, settings_of
 from lib.din.preprocess import ModelSpace, PreparedImage, model_space
 from lib.interaction.clicks import parse_clicks
 from lib.session_cache import SessionCache, shared_cache
@@ -139,10 +137,8 @@ class Din(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
         network = self._get_network(device, data)
         prepared: PreparedImage = data.pop("prepared")
         with network_time(data, [network]):
-            probability = segment_prepared(
+            probability, box = segment_prepared_box(
                 network, prepared, data["clicks"], data.pop("din_settings"), data.pop("din_boxes"), device,
                 label_only=True, window_margin=data.pop("din_window"),
             )
-        label = torch.from_numpy((probability > 0.5).astype(np.uint8))
-        data["pred"] = MetaTensor(label, affine=torch.as_tensor(prepared.input_affine))
-        return data
+        return answer_in_box(data, probability, box, prepared)

@@ -35,17 +35,16 @@ from typing import Any
 import numpy as np
 import torch
 from fastapi import HTTPException
-from monai.data import MetaTensor
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.basic_infer import BasicInferTask
 
-from infers.answer import AnswerTask, network_time
+from infers.answer import AnswerTask, answer_in_box, network_time
 from infers.errors import HttpErrors
 from infers.request_files import ClickTaskBasics, cached_image, uploaded_label
 from lib.evaluation.protocol import spacing_of
-from lib.gaussian_click.local_correction import correct_locally
+from lib.gaussian_click.local_correction import correct_locally_in_box
 from lib.gaussian_click.network import gaussian_click_net
-from lib.gaussian_click.predict import segment_prepared
+from lib.gaussian_click.predict import segment_prepared_box
 from lib.imaging.prepare import PreparedImage, prepare_file
 from lib.interaction.clicks import parse_clicks
 from lib.labels import LABELS
@@ -125,9 +124,9 @@ class GaussianClick(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
         prepared: PreparedImage = data.pop("prepared")
         previous = data.pop("previous", None)
         with network_time(data, [network]):
-            probability = segment_prepared(network, prepared, data["clicks"], device=device)
+            probability, box = segment_prepared_box(network, prepared, data["clicks"], device=device)
         if self.dims == 3:
-            probability = correct_locally(probability, data["clicks"], previous, spacing_of(prepared.input_affine))
-        label = torch.from_numpy((probability > 0.5).astype(np.uint8))
-        data["pred"] = MetaTensor(label, affine=torch.as_tensor(prepared.input_affine))
-        return data
+            probability, box = correct_locally_in_box(probability, box, prepared.input_shape, data["clicks"], previous,
+                                                      spacing_of(prepared.input_affine))
+        return answer_in_box(data, probability, box, prepared)
+

@@ -174,7 +174,8 @@ class TwoStage(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
                 state = self._image_start(data, model, prepared)
             state = next_answer(model, prepared, data["clicks"], state, previous)
         self.answers.put(key, state)
-        label = torch.from_numpy(prepared.to_input_label(state.answer.numpy()).astype(np.uint8))  # the answer's box only
-        data["pred"] = MetaTensor(label, affine=torch.as_tensor(prepared.input_affine))
+        mask, boxes = prepared.to_input_label_boxes(state.answer.numpy())  # each part's box only
+        data["pred"] = MetaTensor(torch.from_numpy(mask.view(np.uint8)), affine=torch.as_tensor(prepared.input_affine))
+        data["pred_boxes"] = boxes
         data["clicks_used"] = len(state.clicks)
         return data

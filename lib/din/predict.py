@@ -28,11 +28,11 @@ import torch
 from lib.din.guides import GuideSettings, guide_maps
 from lib.din.network import SIZE_DIVISOR, checkpoint_settings, load_network
 from lib.din.preprocess import PAD_VALUE, PreparedImage, model_space
+from lib.imaging.boxes import Box, clip_box, full_box, is_empty, paste, within
 from lib.interaction.clicks import Click
 from lib.interaction.coordinates import map_points
 from lib.session_cache import SessionCache, file_key, session_key, shared_cache
 
-Box = tuple[slice, slice, slice]
 #: Smallest region the network sees in box mode, model voxels (X, Y, Z): the training patch.
 BOX_CONTEXT: tuple[int, int, int] = (48, 48, 16)
 #: Margin around the clicks' bounding box of the click window, model voxels (X, Y, Z): 72 x 72 x
@@ -172,6 +172,10 @@ def predict_volume(
     return probability[tuple(slice(0, n) for n in image.shape)].float().cpu().numpy()
 
 
+#: No answer: an empty box (``paste`` gives a volume of zeros).
+_EMPTY: tuple[np.ndarray, Box] = (np.zeros((0, 0, 0), dtype=np.float32), (slice(0, 0), slice(0, 0), slice(0, 0)))
+
+
 def segment_prepared(
     network: torch.nn.Module,
     prepared: PreparedImage,
@@ -205,8 +209,46 @@ def segment_prepared(
     Raises:
         ValueError: a click outside the image (named).
     """
+    values, box = segment_prepared_box(network, prepared, clicks, settings, boxes, device, label_only, window_margin)
+    return paste(values, box, prepared.input_shape)
+
+
+def segment_prepared_box(
+    network: torch.nn.Module,
+    prepared: PreparedImage,
+    clicks: Sequence[Click],
+    settings: GuideSettings,
+    boxes: Sequence[tuple[Sequence[int], Sequence[int]]] = (),
+    device: str | torch.device = "cpu",
+    label_only: bool = False,
+    window_margin: Sequence[int] | None = None,
+) -> tuple[np.ndarray, Box]:
+    """Segment a prepared image with clicks (and boxes) on one box of its input grid.
+
+    Args:
+        network: the DIN network.
+        prepared: the image in model space.
+        clicks: voxel indices (i, j, k) of the INPUT image, foreground and background.
+        settings: guide encoding (kind, sigma in model voxels (X, Y, Z), gamma).
+        boxes: (low, high) inclusive input-space corners (:func:`parse_boxes`); empty: whole volume.
+        device: where the network runs.
+        label_only: the caller only thresholds at 0.5 (the infer task): resample the answer
+            only inside the bounding box of the model voxels above 0.5 (plus one voxel) and
+            give 0 elsewhere, where bilinear interpolation could not exceed 0.5 anyway. The
+            label ``> 0.5`` is the same; the probabilities below 0.5 are not.
+        window_margin: without boxes, segment only :func:`click_window` with this margin
+            (model voxels X, Y, Z; e.g. :data:`CLICK_WINDOW_MARGIN`); None: the whole volume.
+
+    Returns:
+        (float32 probability on a box of the input grid, the box); 0 outside it and, in box mode,
+        outside the boxes (the box is the click window in click-window mode, the part above 0.5
+        with ``label_only``).
+
+    Raises:
+        ValueError: a click outside the image (named).
+    """
     if not list(clicks):
-        return np.zeros(prepared.input_shape, dtype=np.float32)
+        return _EMPTY
     model_clicks = prepared.clicks_to_model(clicks)
     volume = prepared.image[0].numpy()
     inside = [c for c in model_clicks if all(0 <= v < n for v, n in zip(c.index, prepared.spatial_shape))]
@@ -234,36 +276,45 @@ def segment_prepared(
         in_window = tuple(slice(b.start - w.start, b.stop - w.start) for b, w in zip(box, window))
         np.maximum(model_space[box], answer[in_window], out=model_space[box])
         covered[box] = True
-    grid = _to_input(prepared, model_space, covered, label_only)
-    inside = np.zeros(prepared.input_shape, dtype=bool)
+    values, region = _to_input(prepared, model_space, covered, label_only)
+    inside = np.zeros(values.shape, dtype=bool)
     for low, high in boxes:
-        inside[tuple(slice(a, b + 1) for a, b in zip(low, high))] = True
-    return np.where(inside, grid, 0.0).astype(np.float32)
+        part = clip_box(low, [b + 1 for b in high], prepared.input_shape)
+        overlap = clip_box([max(p.start, r.start) for p, r in zip(part, region)],
+                           [min(p.stop, r.stop) for p, r in zip(part, region)], prepared.input_shape)
+        if not is_empty(overlap):
+            inside[within(overlap, region)] = True
+    return np.where(inside, values, 0.0).astype(np.float32), region
 
 
 def _to_input(
     prepared: PreparedImage, model_space: np.ndarray, covered: np.ndarray | None, label_only: bool
-) -> np.ndarray:
-    """A model-space answer on the input grid, computed only where it can matter.
+) -> tuple[np.ndarray, Box]:
+    """A model-space answer on a box of the input grid, computed only where it can matter.
 
     Args:
         prepared: the image.
         model_space: (X', Y', Z') probabilities on the model grid.
         covered: (X', Y', Z') bool where the network answered (box mode), or None (everywhere).
         label_only: restrict to the voxels above 0.5 (see :func:`segment_prepared`).
+
+    Returns:
+        (float32 values on the box, the box of the input grid); 0 outside the box.
     """
     where = model_space > 0.5 if label_only else covered
     if where is None:
-        return prepared.to_input_grid(model_space)
+        whole = full_box(prepared.input_shape)
+        return prepared.to_input_box(model_space, whole), whole
     points = np.argwhere(where)
     if len(points) == 0:
-        return np.zeros(prepared.input_shape, dtype=np.float32)
+        return _EMPTY
     # one model voxel more per side: interpolation reaches up to one model voxel from a value above 0.5
     grow = 1 if label_only else 0
     low = np.maximum(points.min(axis=0) - grow, 0)
     high = np.minimum(points.max(axis=0) + 1 + grow, np.asarray(prepared.spatial_shape))
     box = tuple(slice(int(a), int(b)) for a, b in zip(low, high))
-    return prepared.to_input_grid(model_space, prepared.input_region(box))  # type: ignore[arg-type]
+    region = prepared.input_region(box)  # type: ignore[arg-type]
+    return prepared.to_input_box(model_space, region), region
 
 
 class DinSegmenter:
@@ -351,5 +402,6 @@ __all__ = [
     "parse_boxes",
     "predict_volume",
     "segment_prepared",
+    "segment_prepared_box",
     "settings_of",
 ]

@@ -35,6 +35,7 @@ from lib.gaussian_click.inputs import (
     slice_window,
 )
 from lib.gaussian_click.network import load_network
+from lib.imaging.boxes import Box, paste
 from lib.imaging.prepare import PreparedImage, prepare_file
 from lib.interaction.clicks import Click
 from lib.session_cache import SessionCache, file_key, session_key, shared_cache
@@ -106,16 +107,32 @@ def segment_prepared(
     Raises:
         ValueError: no clicks, or a click outside the image (named).
     """
+    values, box = segment_prepared_box(network, prepared, clicks, anchor, device, sigma)
+    return paste(values, box, prepared.input_shape)
+
+
+def segment_prepared_box(
+    network: torch.nn.Module,
+    prepared: PreparedImage,
+    clicks: Sequence[Click],
+    anchor: Click | None = None,
+    device: str | torch.device = "cpu",
+    sigma: Sequence[float] = SIGMA_VOXELS,
+) -> tuple[np.ndarray, Box]:
+    """:func:`segment_prepared`'s answer as (float32 values of the box, the box of the input grid):
+    the input box of the segmented window, outside which the answer is 0 (empty with no
+    foreground click among those used)."""
     model_clicks = prepared.clicks_to_model(clicks)
     model_anchor = prepared.clicks_to_model([anchor])[0] if anchor is not None else None
     window = answer_window(prepared, model_clicks, model_anchor)
     used = window.local(model_clicks)
     if not any(c.positive for c in used):
-        return np.zeros(prepared.input_shape, dtype=np.float32)
+        return np.zeros((0, 0, 0), dtype=np.float32), (slice(0, 0), slice(0, 0), slice(0, 0))
     inputs = network_input(prepared.image[0].numpy(), model_clicks, window, sigma)
     probability = predict_window(network, inputs, device)
     model_space = paste_from_window(probability, window, prepared.spatial_shape)
-    return prepared.to_input_grid(model_space, prepared.input_region(window.box))
+    box = prepared.input_region(window.box)
+    return prepared.to_input_box(model_space, box), box
 
 
 class ClickSegmenter:
@@ -179,4 +196,5 @@ class ClickSegmenter:
         return segment_prepared(self.network, self.prepare(source), clicks, anchor, self.device)
 
 
-__all__ = ["ClickSegmenter", "answer_window", "choose_slice", "predict_window", "segment_prepared"]
+__all__ = ["ClickSegmenter", "answer_window", "choose_slice", "predict_window", "segment_prepared",
+           "segment_prepared_box"]

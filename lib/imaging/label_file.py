@@ -5,9 +5,15 @@ An answer is a small structure in a large volume (a GTV of a few thousand voxels
 held (X, Y, Z) in C order (k fastest, as every array of this project) has to be reordered for
 that. Done on the whole volume it costs more than the network pass; here each k slice outside
 the label's bounding box is one shared block of zeros, and only the box inside a slice is
-reordered. Compression is gzip level 1 (``zlib``, the same streams a ``.gz`` reader expects)
-or none: a label of mostly zeros compresses almost as well at level 1 as at the default level 6,
-in a fraction of the time.
+reordered (16 k slices at a time: reading one k slice of a C-ordered box touches a cache line
+per voxel). Compression is gzip level 1 (``zlib``, the same streams a ``.gz`` reader expects) or
+none: a label of mostly zeros compresses almost as well at level 1 as at the default level 6, in
+a fraction of the time. A ``.nii.gz`` is a multi-member gzip file (RFC 1952 section 2.2: members
+one after another; zlib's ``gzread``, which ITK and Slicer read NIfTI with, Python's ``gzip`` and
+nibabel read it as one stream): each run of k slices outside the label is one member compressed
+once per slice size and kept, so a 512 x 512 x 160 answer of a few slices costs those slices,
+not 40 MB of deflate. The caller may name the boxes that hold the label (``boxes``), which
+spares the scan of the whole volume for its bounding box.
 
 Formats, by the file's suffix:
 
@@ -18,16 +24,18 @@ Formats, by the file's suffix:
 
 from __future__ import annotations
 
-import itertools
+import functools
 import os
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 import nibabel as nib
 import numpy as np
+
+from lib.imaging.boxes import Box, mask_box
 
 SUFFIXES = (".nii.gz", ".nii", ".nrrd")
 #: zlib level of a compressed answer (1: fastest; a label of zeros compresses well anyway).
@@ -43,36 +51,66 @@ def suffix_of(path: str | os.PathLike | None, default: str = ".nii.gz") -> str:
     return next((s for s in SUFFIXES if name.endswith(s)), default)
 
 
-def foreground_box(label: np.ndarray) -> tuple[slice, slice, slice] | None:
+def foreground_box(label: np.ndarray) -> Box | None:
     """The bounding box (i, j, k slices) of the non-zero voxels of an (X, Y, Z) label; None if all zero."""
-    along_k = np.flatnonzero(label.any(axis=(0, 1)))
-    if along_k.size == 0:
-        return None
-    inside = label[:, :, along_k[0]: along_k[-1] + 1]
-    along_i = np.flatnonzero(inside.any(axis=(1, 2)))
-    along_j = np.flatnonzero(inside.any(axis=(0, 2)))
-    return (slice(along_i[0], along_i[-1] + 1), slice(along_j[0], along_j[-1] + 1),
-            slice(along_k[0], along_k[-1] + 1))
+    return mask_box(label)  # any() counts every non-zero value
 
 
-def slices_i_fastest(label: np.ndarray, dtype: np.dtype) -> Iterator[bytes]:
-    """The bytes of an (X, Y, Z) ``label`` as ``dtype``, i fastest then j then k, one k slice at a time.
+#: k slices reordered at once (a 483 x 310 x 118 box here: one at a time 235 ms, 16 at a time 60 ms).
+_K_CHUNK = 16
 
-    Slices without a non-zero voxel are one shared zero block; inside the foreground box only
-    the box is cast and reordered.
+
+def check_boxes(label: np.ndarray, boxes: Sequence[Box] | None) -> list[Box]:
+    """The boxes that hold every non-zero voxel of an (X, Y, Z) ``label``: ``boxes`` clipped to it
+    (the caller's word, not checked voxel by voxel), or the label's :func:`foreground_box`.
+
+    Raises:
+        ValueError: a box that is not three unit-step slices.
+    """
+    if boxes is None:
+        box = foreground_box(label)
+        return [] if box is None else [box]
+    clipped = []
+    for box in boxes:
+        if len(box) != 3 or any(not isinstance(b, slice) or b.step not in (None, 1) for b in box):
+            raise ValueError(f"a box is three unit-step slices (i, j, k), got {box!r}")
+        box = tuple(slice(*b.indices(n)[:2]) for b, n in zip(box, label.shape))
+        if all(b.stop > b.start for b in box):
+            clipped.append(box)
+    return clipped  # type: ignore[return-value]
+
+
+def planes_i_fastest(label: np.ndarray, dtype: np.dtype, boxes: Sequence[Box] | None = None
+                     ) -> Iterator[bytes | None]:
+    """Each k slice of an (X, Y, Z) ``label`` as ``dtype`` bytes, i fastest then j; None for a slice of zeros.
+
+    Args:
+        label: the label.
+        dtype: the stored type.
+        boxes: boxes that together hold every non-zero voxel (see :func:`check_boxes`); only
+            they are read, 16 k slices at a time. Default: the label's bounding box (one scan
+            of the volume).
     """
     if label.ndim != 3:
         raise ValueError(f"a label volume is (X, Y, Z), got shape {label.shape}")
     x, y, z = label.shape
-    zeros = bytes(x * y * np.dtype(dtype).itemsize)
-    box = foreground_box(label)
-    for k in range(z):
-        if box is None or not box[2].start <= k < box[2].stop:
-            yield zeros
+    dtype = np.dtype(dtype)
+    boxes = check_boxes(label, boxes)
+    for first in range(0, z, _K_CHUNK):
+        last = min(first + _K_CHUNK, z)
+        active = [b for b in boxes if b[2].start < last and b[2].stop > first]
+        if not active:
+            yield from (None for _ in range(first, last))
             continue
-        plane = np.zeros((y, x), dtype=dtype)  # (Y, X) in C order: i fastest
-        plane[box[1], box[0]] = label[box[0], box[1], k].T
-        yield plane.tobytes()
+        planes = np.zeros((last - first, y, x), dtype=dtype)  # (K, Y, X) in C order: i fastest
+        covered = np.zeros(last - first, dtype=bool)
+        for b in active:
+            k0, k1 = max(b[2].start, first), min(b[2].stop, last)
+            part = np.ascontiguousarray(label[b[0], b[1], k0:k1])  # (X', Y', K'): runs along k are contiguous
+            planes[k0 - first:k1 - first, b[1], b[0]] = part.transpose(2, 1, 0)  # overlaps hold the same values
+            covered[k0 - first:k1 - first] = True
+        for n in range(last - first):
+            yield planes[n].tobytes() if covered[n] else None
 
 
 def nifti_header(shape: tuple[int, int, int], affine: np.ndarray, dtype: np.dtype) -> bytes:
@@ -109,19 +147,45 @@ def nrrd_header(shape: tuple[int, int, int], affine: np.ndarray, dtype: np.dtype
     return ("\n".join(lines) + "\n\n").encode("ascii")
 
 
-def _write_body(out: BinaryIO, blocks: Iterator[bytes], gzip: bool) -> None:
-    if not gzip:
-        for block in blocks:
-            out.write(block)
-        return
-    stream = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # 16+: a gzip member
-    for block in blocks:
-        out.write(stream.compress(block))
-    out.write(stream.flush())
+@functools.lru_cache(maxsize=16)
+def _zero_member(nbytes: int) -> bytes:
+    """One gzip member holding ``nbytes`` zero bytes (compressed once per size, then kept)."""
+    return zlib.compress(bytes(nbytes), GZIP_LEVEL, 16 + zlib.MAX_WBITS)  # 16+: a gzip member
+
+
+def _write_gzip_members(out: BinaryIO, head: bytes, planes: Iterator[bytes | None], plane_bytes: int) -> None:
+    """``head`` and the planes as gzip members: each run of non-zero planes one member (``head``
+    starts the first), each zero plane the kept member of :func:`_zero_member`."""
+    stream = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    if head:
+        out.write(stream.compress(head))
+    open_member = bool(head)
+    for plane in planes:
+        if plane is None:
+            if open_member:
+                out.write(stream.flush())
+                stream, open_member = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS), False
+            out.write(_zero_member(plane_bytes))
+        else:
+            out.write(stream.compress(plane))
+            open_member = True
+    if open_member:
+        out.write(stream.flush())
+
+
+def _write_body(out: BinaryIO, planes: Iterator[bytes | None], plane_bytes: int, gzip: bool) -> None:
+    """The planes raw (a zero plane as zero bytes) or as ONE gzip stream (NRRD's reader, teem, wants one)."""
+    zeros = bytes(plane_bytes)
+    stream = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS) if gzip else None
+    for plane in planes:
+        block = zeros if plane is None else plane
+        out.write(stream.compress(block) if stream is not None else block)
+    if stream is not None:
+        out.write(stream.flush())
 
 
 def write_label(label: np.ndarray, affine: np.ndarray, path: str | os.PathLike, dtype: str | np.dtype = "uint8",
-                compress: bool | None = None) -> Path:
+                compress: bool | None = None, boxes: Sequence[Box] | None = None) -> Path:
     """Write an (X, Y, Z) label on the grid ``affine`` (4 x 4, voxel index -> RAS mm) to ``path``.
 
     Args:
@@ -131,6 +195,9 @@ def write_label(label: np.ndarray, affine: np.ndarray, path: str | os.PathLike, 
         dtype: the stored type (``uint8`` unless a client asks otherwise).
         compress: NRRD only: gzip level 1 (default: raw, as MONAI Label writes NRRD); a
             ``.nii.gz`` is always gzip level 1 and a ``.nii`` never compressed.
+        boxes: (i, j, k) boxes that together hold every non-zero voxel of ``label`` (the
+            caller knows where its answer is; voxels outside them are written as 0); default:
+            the label's bounding box.
 
     Raises:
         ValueError: another suffix, a label that is not 3D, or a type NRRD lacks.
@@ -150,26 +217,30 @@ def write_label(label: np.ndarray, affine: np.ndarray, path: str | os.PathLike, 
     else:
         gzip = suffix == ".nii.gz"
         header = nifti_header(shape, affine, dtype)
+    planes = planes_i_fastest(label, dtype, boxes)
+    plane_bytes = shape[0] * shape[1] * dtype.itemsize
     with open(path, "wb") as out:
-        if suffix == ".nrrd":  # the header stays readable text; only the data may be compressed
+        if suffix == ".nii.gz":  # gzip members: the header and data, zero slices from the kept member
+            _write_gzip_members(out, header, planes, plane_bytes)
+        else:  # a NRRD header stays readable text, only its data may be compressed; a .nii is raw
             out.write(header)
-            _write_body(out, slices_i_fastest(label, dtype), gzip)
-        else:  # a .nii.gz is one gzip stream of header and data
-            _write_body(out, itertools.chain([header], slices_i_fastest(label, dtype)), gzip)
+            _write_body(out, planes, plane_bytes, gzip)
     return path
 
 
 def write_label_temporary(label: np.ndarray, affine: np.ndarray, suffix: str = ".nii.gz",
-                          dtype: str | np.dtype = "uint8", compress: bool | None = None) -> str:
+                          dtype: str | np.dtype = "uint8", compress: bool | None = None,
+                          boxes: Sequence[Box] | None = None) -> str:
     """:func:`write_label` to a new temporary file with ``suffix``; its path (the caller removes it)."""
     handle, name = tempfile.mkstemp(suffix=suffix)
     os.close(handle)
     try:
-        write_label(label, affine, name, dtype, compress)
+        write_label(label, affine, name, dtype, compress, boxes)
     except BaseException:
         os.unlink(name)
         raise
     return name
 
 
-__all__ = ["GZIP_LEVEL", "SUFFIXES", "foreground_box", "suffix_of", "write_label", "write_label_temporary"]
+__all__ = ["GZIP_LEVEL", "SUFFIXES", "Box", "check_boxes", "foreground_box", "planes_i_fastest",
+           "suffix_of", "write_label", "write_label_temporary"]

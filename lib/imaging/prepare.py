@@ -25,6 +25,7 @@ It is what the session cache holds.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,13 +43,17 @@ from monai.transforms import (
     Spacingd,
     SpatialResample,
 )
+from scipy import ndimage
 
+from lib.imaging.boxes import Box, clip_box, full_box, is_empty, mask_box
 from lib.imaging.intensity import CT_WINDOW_HU
 from lib.imaging.resample import axis_map, resample_axis_aligned
 from lib.interaction.clicks import Click
 from lib.interaction.coordinates import map_points, round_to_voxel
 from lib.segmentation.transforms import KeepFirstChanneld
 
+#: :meth:`PreparedImage.to_input_label_boxes` resamples at most this many parts' boxes one by one.
+MAX_LABEL_BOXES = 64
 #: 0 keeps the input's spacing on that axis (2D: the slices stay the input's slices).
 SPACING_2D: tuple[float, float, float] = (3.0, 3.0, 0.0)
 SPACING_3D: tuple[float, float, float] = (3.0, 3.0, 6.0)
@@ -117,6 +122,16 @@ class PreparedImage:
         x, y, z = self.image.shape[1:]
         return int(x), int(y), int(z)
 
+    @functools.cached_property
+    def model_affine(self) -> np.ndarray:
+        """(4, 4) float64 model voxel index -> RAS mm (the MetaTensor's, read once)."""
+        return np.asarray(self.image.affine, dtype=np.float64)
+
+    @functools.cached_property
+    def _inverses(self) -> tuple[np.ndarray, np.ndarray]:
+        """(RAS mm -> model voxel, RAS mm -> input voxel), inverted once per image, not per box."""
+        return np.linalg.inv(self.model_affine), np.linalg.inv(self.input_affine)
+
     @property
     def nbytes(self) -> int:
         """Memory held by the model-space image, bytes (for the session cache's bound)."""
@@ -160,66 +175,91 @@ class PreparedImage:
         self, volume: np.ndarray | torch.Tensor, region: tuple[slice, slice, slice] | None = None,
         fast: bool = True,
     ) -> np.ndarray:
-        """A model-space map resampled onto the input image's grid (bilinear).
+        """A model-space map resampled onto the input image's grid (bilinear), 0 outside ``region``.
 
-        This is the inverse of the spatial transforms: MONAI's ``SpatialResample`` from the
-        model-space affine to the input affine, as inverting ``Spacing`` and ``Orientation``
-        does (border padding too: input voxels just beyond the model grid's last voxel centre
-        take its value).
-        Given a ``region`` (e.g. :meth:`input_region` of the window the network saw), only
-        that box of the input grid is computed and the rest is 0: a 2D answer costs one
-        slice, not the whole volume. When the two grids' axes are parallel (all but oblique
-        images) the same values come from separable 1D interpolation
-        (:mod:`lib.imaging.resample`); ``fast=False`` forces MONAI's general resampler.
-
-        Args:
-            volume: (X', Y', Z') values on the model-space grid (e.g. probabilities).
-            region: a box of the INPUT grid (three unit-step slices); None: all of it.
+        :meth:`to_input_box` on ``region`` (None: the whole grid), pasted into a zero volume.
 
         Returns:
             (X, Y, Z) float32 on the input grid, whose affine is ``input_affine``.
         """
+        box = region if region is not None else full_box(self.input_shape)
+        grid = np.zeros(self.input_shape, dtype=np.float32)
+        if not is_empty(box):
+            grid[box] = self.to_input_box(volume, box, fast)
+        return grid
+
+    def to_input_box(self, volume: np.ndarray | torch.Tensor, region: Box, fast: bool = True) -> np.ndarray:
+        """A model-space map resampled onto one box of the input image's grid (bilinear).
+
+        This is the inverse of the spatial transforms: MONAI's ``SpatialResample`` from the
+        model-space affine to the input affine, as inverting ``Spacing`` and ``Orientation``
+        does (border padding too: input voxels just beyond the model grid's last voxel centre
+        take its value), computed only for ``region`` (e.g. :meth:`input_region` of the window
+        the network saw): a 2D answer costs one slice, not the whole volume. When the two
+        grids' axes are parallel (all but oblique images) the same values come from separable
+        1D interpolation (:mod:`lib.imaging.resample`); ``fast=False`` forces MONAI's general
+        resampler.
+
+        Args:
+            volume: (X', Y', Z') values on the model-space grid (e.g. probabilities).
+            region: a box of the INPUT grid (three unit-step slices, inside it).
+
+        Returns:
+            float32 of the box's shape.
+        """
         values = torch.as_tensor(np.asarray(volume, dtype=np.float32))
         if tuple(values.shape) != self.spatial_shape:
             raise ValueError(f"volume shape {tuple(values.shape)} differs from the model space {self.spatial_shape}")
-        box = region if region is not None else tuple(slice(0, n) for n in self.input_shape)
-        start = np.array([b.start for b in box], dtype=np.float64)
-        size = [b.stop - b.start for b in box]
-        grid = np.zeros(self.input_shape, dtype=np.float32)
+        start = np.array([b.start for b in region], dtype=np.float64)
+        size = [b.stop - b.start for b in region]
         if min(size) <= 0:
-            return grid
+            return np.zeros([max(n, 0) for n in size], dtype=np.float32)
         destination = self.input_affine.copy()
         destination[:3, 3] += destination[:3, :3] @ start  # the box's own voxel (0, 0, 0)
-        model_affine = np.asarray(self.image.affine, dtype=np.float64)
-        mapping = axis_map(np.linalg.inv(model_affine) @ destination) if fast else None
+        model_affine = self.model_affine
+        mapping = axis_map(self._inverses[0] @ destination) if fast else None
         if mapping is not None:  # the grids' axes are parallel: separable, same values, far cheaper
-            grid[box] = resample_axis_aligned(values, mapping, size).numpy()
-            return grid
+            return resample_axis_aligned(values, mapping, size).numpy()
         source = MetaTensor(values[None], affine=torch.as_tensor(model_affine))
         resample = SpatialResample(mode="bilinear", padding_mode="border", align_corners=False, dtype=torch.float32)
         out = resample(source, dst_affine=torch.as_tensor(destination), spatial_size=size)
-        grid[box] = np.asarray(out[0].detach().cpu(), dtype=np.float32)
-        return grid
+        return np.asarray(out[0].detach().cpu(), dtype=np.float32)
 
     def to_input_label(self, volume: np.ndarray | torch.Tensor, threshold: float = 0.5) -> np.ndarray:
-        """(X, Y, Z) bool ``to_input_grid(volume) > threshold``, resampled only where it can be true.
+        """(X, Y, Z) bool ``to_input_grid(volume) > threshold``, resampled only where it can be true
+        (:meth:`to_input_label_boxes`)."""
+        return self.to_input_label_boxes(volume, threshold)[0]
+
+    def to_input_label_boxes(self, volume: np.ndarray | torch.Tensor, threshold: float = 0.5,
+                             max_boxes: int = MAX_LABEL_BOXES) -> tuple[np.ndarray, list[Box]]:
+        """(X, Y, Z) bool ``to_input_grid(volume) > threshold`` and the input boxes that hold it.
 
         Bilinear values above ``threshold`` need a model voxel above it within one voxel, so only
-        the input box of those model voxels (grown by one) is resampled: a small structure in a
-        large study costs its own box, not the study.
+        the input box of each connected part (26-connected) of those model voxels, grown by one,
+        is resampled: an answer in several scattered parts costs their boxes, not the box around
+        all of them. More than ``max_boxes`` parts: one box around them all. The values are the
+        same as one resampling of the whole grid (each box's voxels are interpolated from the
+        whole model volume).
 
         Args:
             volume: (X', Y', Z') values on the model-space grid (e.g. a probability).
             threshold: what counts as the structure.
+            max_boxes: the most boxes resampled one by one.
         """
         values = np.asarray(volume, dtype=np.float32)
-        points = np.argwhere(values > threshold)
-        if len(points) == 0:
-            return np.zeros(self.input_shape, dtype=bool)
-        low = np.maximum(points.min(axis=0) - 1, 0)
-        high = np.minimum(points.max(axis=0) + 2, np.asarray(self.spatial_shape))
-        box = tuple(slice(int(a), int(b)) for a, b in zip(low, high))
-        return self.to_input_grid(values, self.input_region(box)) > threshold  # type: ignore[arg-type]
+        above = values > threshold
+        label = np.zeros(self.input_shape, dtype=bool)
+        parts, count = ndimage.label(above, np.ones((3, 3, 3), dtype=bool))
+        if count == 0:
+            return label, []
+        model_boxes = ndimage.find_objects(parts) if count <= max_boxes else [mask_box(above)]
+        boxes = []
+        for model_box in model_boxes:
+            grown = clip_box([b.start - 1 for b in model_box], [b.stop + 1 for b in model_box], self.spatial_shape)
+            box = self.input_region(grown)
+            label[box] |= self.to_input_box(values, box) > threshold
+            boxes.append(box)
+        return label, boxes
 
     def input_region(self, box: tuple[slice, slice, slice], margin: int = 1) -> tuple[slice, slice, slice]:
         """The box of the input grid whose voxel centres lie in a model-space box, plus ``margin`` voxels.
@@ -231,7 +271,8 @@ class PreparedImage:
         low = np.array([b.start for b in box], dtype=float) - 0.5
         high = np.array([b.stop for b in box], dtype=float) - 0.5
         corners = np.array(np.meshgrid(*zip(low, high), indexing="ij")).reshape(3, -1).T
-        inside = map_points(corners, self.image.affine, self.input_affine, round=False)
+        world = corners @ self.model_affine[:3, :3].T + self.model_affine[:3, 3]  # as map_points, inverse kept
+        inside = world @ self._inverses[1][:3, :3].T + self._inverses[1][:3, 3]
         first = np.maximum(np.ceil(inside.min(axis=0)).astype(int) - margin, 0)
         last = np.minimum(np.floor(inside.max(axis=0)).astype(int) + margin, np.asarray(self.input_shape) - 1)
         return tuple(slice(int(a), int(b) + 1) for a, b in zip(first, last))  # type: ignore[return-value]

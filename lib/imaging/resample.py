@@ -72,8 +72,10 @@ def _lerp_axis(values: torch.Tensor, axis: int, coordinates: np.ndarray) -> torc
 def resample_axis_aligned(values: torch.Tensor, mapping: AxisMap, size: Sequence[int]) -> torch.Tensor:
     """(X', Y', Z') source values on the output grid of ``size`` voxels: trilinear, border padding.
 
-    The axes are interpolated in the order that shrinks the volume most first (a one-slice
-    output reads its one or two source planes before anything else).
+    The source is first cut to the voxels any output voxel reads (a small box of a large grid
+    reads its own neighbourhood, not the whole source), then the axes are interpolated in the
+    order that shrinks the volume most first (a one-slice output reads its one or two source
+    planes before anything else).
 
     Args:
         values: (X', Y', Z') float32 source volume.
@@ -84,9 +86,16 @@ def resample_axis_aligned(values: torch.Tensor, mapping: AxisMap, size: Sequence
         (size) float32.
     """
     out = values.permute(*mapping.source_axis)  # output axis a <- source axis source_axis[a]
+    coordinates = []
+    for a in range(3):
+        n = out.shape[a]
+        c = np.clip(mapping.scale[a] * np.arange(int(size[a]), dtype=np.float64) + mapping.offset[a], 0.0, n - 1.0)
+        first = int(np.floor(c.min())) if c.size else 0
+        last = min(int(np.floor(c.max())) + 1, n - 1) if c.size else 0
+        out = out.narrow(a, first, last - first + 1)  # the source voxels this axis reads
+        coordinates.append(c - first)
     for a in sorted(range(3), key=lambda axis: int(size[axis]) / max(1, out.shape[axis])):
-        coordinates = mapping.scale[a] * np.arange(int(size[a]), dtype=np.float64) + mapping.offset[a]
-        out = _lerp_axis(out, a, coordinates)
+        out = _lerp_axis(out, a, coordinates[a])
     return out.contiguous()
 
 

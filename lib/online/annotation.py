@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lib.imaging.boxes import Box
+
 NOT_ANNOTATED = 0
 ANNOTATED_GTV = 1
 ANNOTATED_HEART = 2
@@ -24,7 +26,6 @@ ANNOTATED_BACKGROUND = 3
 #: Model classes (0 background, 1 GTV, 2 heart), as ``lib.labels.LABELS``.
 NUM_CLASSES = 3
 
-Box = tuple[slice, slice, slice]
 
 
 def check_annotation(array: np.ndarray, image_shape: Sequence[int], full: bool = False) -> None:

@@ -55,6 +55,7 @@ import numpy as np
 import torch
 
 from lib.evaluation.protocol import spacing_of
+from lib.imaging.boxes import Box
 from lib.imaging.prepare import PreparedImage
 from lib.propagation.correct import (
     CorrectionSettings,
@@ -77,7 +78,6 @@ from lib.propagation.update import UpdateReport, UpdateSettings
 from lib.segmentation.transforms import TRAIN_PATCH, inferer
 from lib.session_cache import SessionCache
 
-Box = tuple[slice, slice, slice]
 #: Model voxels of margin around the structure when the window must grow beyond TRAIN_PATCH.
 WINDOW_MARGIN = 4
 #: Window sizes are multiples of this (three stride-2 levels in both supported networks).

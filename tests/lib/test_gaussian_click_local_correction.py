@@ -195,3 +195,31 @@ def test_where_the_network_hesitates_the_previous_answer_stands():
     assert (eager[10, 15:17, 5] > 0.5).all() and eager[7, 12, 5] < 0.5  # without a margin both change
     with pytest.raises(ValueError, match="confidence must be in"):
         correct_locally(answer, clicks, previous, MM, confidence=0.5)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_correction_in_its_work_box_is_the_whole_grids(seed):
+    """On a large grid with small blobs, random clicks and settings: the work box's answer pasted
+    back equals correct_locally on the whole grid, and the box is a fraction of the grid."""
+    from lib.gaussian_click.local_correction import correct_locally_in_box
+
+    rng = np.random.default_rng(seed)
+    shape, spacing = (320, 300, 60), (1.0, 1.2, 3.0)
+    previous = np.zeros(shape, np.float32)
+    previous[60:80, 50:75, 15:22] = 1.0 if seed % 3 else 0.0  # seed 0 and 3: no previous answer
+    answer_box = (slice(55, 95), slice(45, 85), slice(12, 26))
+    values = rng.uniform(0.0, 1.0, [b.stop - b.start for b in answer_box]).astype(np.float32)
+    values = (values + np.pad(np.ones((20, 20, 6)), ((10, 10), (10, 10), (4, 4)))) / 2  # a blob in the noise
+    answer = np.zeros(shape, np.float32)
+    answer[answer_box] = values
+    clicks = [Click((75, 65, 19), True), Click((int(rng.integers(56, 94)), int(rng.integers(46, 84)), 20), False),
+              Click((int(rng.integers(56, 94)), 60, 18), bool(seed % 2))]
+    settings = {"margin_mm": float(rng.choice([6.0, 12.0, 24.0])), "shell_mm": [None, 3.0][seed % 2],
+                "confidence": float(rng.choice([0.1, 0.35]))}
+    whole = correct_locally(answer, clicks, previous, spacing, **settings)
+    local, work = correct_locally_in_box(values, answer_box, shape, clicks, previous, spacing, **settings)
+    pasted = np.zeros(shape, np.float32)
+    pasted[work] = local
+    np.testing.assert_array_equal(pasted > 0.5, whole > 0.5)
+    np.testing.assert_allclose(pasted, whole, atol=1e-7)
+    assert np.prod([b.stop - b.start for b in work]) < 0.5 * np.prod(shape)

@@ -142,3 +142,25 @@ def test_the_label_on_the_input_grid_is_the_full_resamplings_threshold(tmp_path,
     assert label.shape == prepared.input_shape and expected.any()
     np.testing.assert_array_equal(label, expected)
     assert not prepared.to_input_label(np.zeros_like(volume)).any()
+
+
+@pytest.mark.parametrize("orientation", ["RAS", "LPS", "oblique"])
+def test_an_answer_in_scattered_parts_is_resampled_part_by_part(tmp_path, orientation):
+    """Two parts far apart: two boxes, which hold the whole threshold and are smaller than the box of both."""
+    path, _, _ = write_volume(tmp_path, orientation)
+    prepared = prepare_file(path, 3)
+    volume = np.zeros(prepared.spatial_shape, dtype=np.float32)
+    volume[1:3, 1:3, 0:2] = 0.9
+    far = tuple(n - 3 for n in prepared.spatial_shape)
+    volume[far[0]:far[0] + 2, far[1]:far[1] + 2, far[2]:far[2] + 2] = 0.8
+    expected = prepared.to_input_grid(volume) > 0.5
+    label, boxes = prepared.to_input_label_boxes(volume)
+    np.testing.assert_array_equal(label, expected)
+    assert len(boxes) == 2
+    inside = np.zeros(prepared.input_shape, dtype=bool)
+    for box in boxes:
+        inside[box] = True
+    assert not (expected & ~inside).any() and inside.sum() < 0.5 * inside.size
+    merged, one = prepared.to_input_label_boxes(volume, max_boxes=1)  # too many parts: one box around all
+    np.testing.assert_array_equal(merged, expected)
+    assert len(one) == 1

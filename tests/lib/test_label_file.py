@@ -110,3 +110,34 @@ def test_a_temporary_answer_keeps_its_suffix(label, oblique):
         import os
 
         os.unlink(path)
+
+
+def test_a_label_in_several_boxes_reads_back_from_its_gzip_members(oblique, tmp_path):
+    """Two structures 30 slices apart, zero slices before, between and after: ITK (zlib's gzread) and
+    nibabel read the multi-member .nii.gz whole, with the boxes named or found."""
+    values = np.zeros((40, 33, 60), np.uint8)
+    values[3:9, 4:30, 5:12] = 1
+    values[20:38, 2:5, 40:58] = 2
+    values[21, 3, 45] = 0
+    boxes = [(slice(3, 9), slice(4, 30), slice(5, 12)), (slice(20, 38), slice(2, 5), slice(40, 58)),
+             (slice(0, 10), slice(0, 33), slice(8, 20))]  # overlapping the first, mostly empty
+    for named in (None, boxes):
+        path = write_label(values, oblique, tmp_path / "answer.nii.gz", boxes=named)
+        np.testing.assert_array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(path))).transpose(2, 1, 0), values)
+        np.testing.assert_array_equal(np.asarray(nib.load(path).dataobj), values)
+        raw = path.read_bytes()
+        assert raw.count(b"\x1f\x8b\x08") >= 3  # several members: the zero runs are kept members
+        assert gzip.decompress(raw)[352:] == values.transpose(2, 1, 0).tobytes()
+
+
+def test_named_boxes_are_what_is_written(label, oblique, tmp_path):
+    """A voxel outside every named box is written as 0 (the caller's word is taken); bad boxes are refused."""
+    box = foreground_box(label)
+    smaller = (box[0], box[1], slice(box[2].start, box[2].stop - 1))
+    path = write_label(label, oblique, tmp_path / "answer.nrrd", boxes=[smaller, (slice(0, 99), slice(0, 2), slice(-5, 99))])
+    expected = np.zeros_like(label)
+    expected[smaller] = label[smaller]
+    expected[:, :2, :] = label[:, :2, :]
+    np.testing.assert_array_equal(nrrd.read(str(path))[0], expected)
+    with pytest.raises(ValueError, match="three unit-step slices"):
+        write_label(label, oblique, tmp_path / "answer.nii", boxes=[(slice(0, 4, 2), slice(0, 4), slice(0, 4))])
