@@ -49,7 +49,7 @@ from lib.imaging.boxes import Box, clip_box, full_box, is_empty, mask_box
 from lib.imaging.intensity import CT_WINDOW_HU
 from lib.imaging.resample import axis_map, resample_axis_aligned
 from lib.interaction.clicks import Click
-from lib.interaction.coordinates import map_points, round_to_voxel
+from lib.interaction.coordinates import indices_to_world, round_to_voxel
 from lib.segmentation.transforms import KeepFirstChanneld
 
 #: :meth:`PreparedImage.to_input_label_boxes` resamples at most this many parts' boxes one by one.
@@ -167,7 +167,8 @@ class PreparedImage:
             ValueError: as :meth:`check_clicks`.
         """
         checked = self.check_clicks(clicks)
-        positions = map_points([c.index for c in checked], self.input_affine, self.image.affine, round=False)
+        world = indices_to_world([c.index for c in checked], self.input_affine)
+        positions = world @ self._inverses[0][:3, :3].T + self._inverses[0][:3, 3]  # as map_points, inverse kept
         nearest = round_to_voxel(np.clip(positions, 0, np.asarray(self.spatial_shape) - 1))
         return [Click(tuple(int(v) for v in p), c.positive) for p, c in zip(nearest, checked)]  # type: ignore[misc]
 
