@@ -35,7 +35,7 @@ from typing import BinaryIO
 import nibabel as nib
 import numpy as np
 
-from lib.imaging.boxes import Box, mask_box
+from lib.imaging.boxes import Box, clip_box, is_empty, mask_box
 
 SUFFIXES = (".nii.gz", ".nii", ".nrrd")
 #: zlib level of a compressed answer (1: fastest; a label of zeros compresses well anyway).
@@ -74,10 +74,11 @@ def check_boxes(label: np.ndarray, boxes: Sequence[Box] | None) -> list[Box]:
     for box in boxes:
         if len(box) != 3 or any(not isinstance(b, slice) or b.step not in (None, 1) for b in box):
             raise ValueError(f"a box is three unit-step slices (i, j, k), got {box!r}")
-        box = tuple(slice(*b.indices(n)[:2]) for b, n in zip(box, label.shape))
-        if all(b.stop > b.start for b in box):
+        box = clip_box([b.start or 0 for b in box], [n if b.stop is None else b.stop for b, n in zip(box, label.shape)],
+                       label.shape)
+        if not is_empty(box):
             clipped.append(box)
-    return clipped  # type: ignore[return-value]
+    return clipped
 
 
 def planes_i_fastest(label: np.ndarray, dtype: np.dtype, boxes: Sequence[Box] | None = None

@@ -134,10 +134,12 @@ def test_named_boxes_are_what_is_written(label, oblique, tmp_path):
     """A voxel outside every named box is written as 0 (the caller's word is taken); bad boxes are refused."""
     box = foreground_box(label)
     smaller = (box[0], box[1], slice(box[2].start, box[2].stop - 1))
-    path = write_label(label, oblique, tmp_path / "answer.nrrd", boxes=[smaller, (slice(0, 99), slice(0, 2), slice(-5, 99))])
+    reaching_out = (slice(0, 99), slice(0, 5), slice(-5, 99))  # past the grid on both sides: clipped
+    path = write_label(label, oblique, tmp_path / "answer.nrrd", boxes=[smaller, reaching_out])
     expected = np.zeros_like(label)
     expected[smaller] = label[smaller]
-    expected[:, :2, :] = label[:, :2, :]
+    expected[:, :5, :] = label[:, :5, :]
+    assert expected[:, :5, box[2].stop - 1].any() and not np.array_equal(expected, label)
     np.testing.assert_array_equal(nrrd.read(str(path))[0], expected)
     with pytest.raises(ValueError, match="three unit-step slices"):
         write_label(label, oblique, tmp_path / "answer.nii", boxes=[(slice(0, 4, 2), slice(0, 4), slice(0, 4))])
