@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+from lib.universal_click.click_cut import PROPOSAL_RECUT
+
 
 def card_text(m: dict) -> str:
     """The Markdown card of a run's metrics."""
@@ -22,6 +24,16 @@ def card_text(m: dict) -> str:
         "modality), and its logit is added to the cut's own vote `scale * (2 * cut - 1)`. Its output "
         "convolution started at zero, so before training it answered the graph cut exactly; training "
         f"learned where to overrule it (warm start of the U-Net body: `{m.get('init')}`).",
+        "",
+        "## Click cut (inference)",
+        "From the second click on, the network's answer is cut again (`lib.universal_click.click_cut`): its "
+        f"logit times {PROPOSAL_RECUT.weight:g} is added to the graph cut's own unary logit (seed intensity histograms times the "
+        "click-distance prior) and the region is cut with the seed balls of every click as hard constraints "
+        "(the region border a background seed only where the network's answer does not reach it). Later "
+        "clicks then move the answer as they move a graph cut, where the network alone hardly moved. The "
+        "evaluation harness and the served infer task use the same step "
+        "(`lib.universal_click.segmenter.answer_clicks`). The weight was chosen on validation phantoms "
+        "(seeds 800-808; see `PROPOSAL_RECUT`); held-out numbers: `results/universal_click_*/`.",
         "",
     ] if m.get("proposal") else []
     lines = [

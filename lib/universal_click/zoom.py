@@ -10,7 +10,8 @@ voxels of ``zoom`` RAS voxels each (trilinear resampling when zoom > 1). The fir
 side of the region that is not the image's edge, the region grows by ``ZOOM_FACTOR`` along
 that axis up to ``MAX_ROI`` voxels, then the voxels coarsen by ``ZOOM_FACTOR`` instead
 (nnInteractive's AutoZoom, Isensee et al. 2025), at most ``MAX_ZOOM_STEPS`` times. The answer
-of the last pass is returned on the input grid (0 outside its region).
+of the last pass (optionally cut again with the clicks as hard seeds, :func:`recut_region`) is
+returned on the input grid (0 outside its region).
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from monai.transforms import Orientation
 
 from lib.gaussian_click.inputs import SIGMA_VOXELS, encode_guidance
 from lib.imaging.crop import cut
-from lib.imaging.prepare import PreparedImage, first_channel_tensor
 from lib.imaging.intensity import Policy, choose_policy, normalise
+from lib.imaging.prepare import PreparedImage, first_channel_tensor
 from lib.interaction.clicks import Click
+from lib.universal_click.click_cut import ClickCut, click_cut
 from lib.universal_click.network import takes_proposal
-from lib.universal_click.proposal import proposal
+from lib.universal_click.proposal import cut_intensity, proposal
 from lib.universal_click.space import CLICK_MARGIN, MAX_ROI, MAX_ZOOM_STEPS, MIN_SPACING_MM, ROI, ZOOM_FACTOR
 
 PAD_VALUE = -1.0
@@ -182,6 +184,17 @@ def touching_axes(mask: np.ndarray, region: Region, shape: Sequence[int]) -> lis
     return axes
 
 
+def image_box(region: Region, shape: Sequence[int]) -> tuple[slice, slice, slice]:
+    """Slices of a region's model voxels whose centres lie inside the (X', Y', Z') RAS image ``shape``
+    (the rest is padding); empty slices when none do."""
+    box = []
+    for start, n, z, size in zip(region.start, region.size, region.zoom, shape):
+        centres = start + (np.arange(n) + 0.5) * z
+        inside = np.nonzero((centres >= 0) & (centres < size))[0]
+        box.append(slice(int(inside[0]), int(inside[-1]) + 1) if inside.size else slice(0, 0))
+    return tuple(box)  # type: ignore[return-value]
+
+
 @torch.no_grad()
 def predict_region(network: torch.nn.Module, array: np.ndarray, clicks: Sequence[Click], region: Region,
                    device: str | torch.device = "cpu", ras_spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> np.ndarray:
@@ -200,6 +213,34 @@ def predict_region(network: torch.nn.Module, array: np.ndarray, clicks: Sequence
     return torch.sigmoid(network(inputs))[0, 0].float().cpu().numpy()
 
 
+def recut_region(array: np.ndarray, probability: np.ndarray, clicks: Sequence[Click], region: Region,
+                 ras_spacing: Sequence[float], settings: ClickCut) -> np.ndarray:
+    """A pass's answer (``region.size``) cut again with every click as a hard seed
+    (:func:`lib.universal_click.click_cut.click_cut`), on the part of the region the RAS image
+    ``array`` covers (:func:`image_box`: the padding is never the cut's background seed), 0 elsewhere.
+
+    Args:
+        array: (X', Y', Z') RAS image, model units.
+        probability: the network's answer on the region.
+        clicks: RAS-grid clicks.
+        region: the pass's region.
+        ras_spacing: the RAS grid's voxel size mm.
+        settings: the cut's settings.
+    """
+    image = to_model(array, region, PAD_VALUE)
+    box = image_box(region, array.shape)
+    starts = [b.start for b in box]
+
+    def local(points: Sequence[Click]) -> list[Click]:
+        return [Click(tuple(i - s for i, s in zip(c.index, starts)), c.positive)  # type: ignore[misc]
+                for c in model_clicks(points, region) if all(b.start <= i < b.stop for i, b in zip(c.index, box))]
+
+    out = np.zeros_like(probability)
+    out[box] = click_cut(cut_intensity(image[box]), probability[box], local(clicks), region.spacing_mm(ras_spacing),
+                         settings)
+    return out
+
+
 @dataclass(frozen=True)
 class Answer:
     """One answer: probability on the input grid, the region of its last pass, and the passes made."""
@@ -210,8 +251,12 @@ class Answer:
 
 
 def segment(network: torch.nn.Module, prepared: PreparedUniversal, clicks: Sequence[Click],
-            device: str | torch.device = "cpu", max_zoom_steps: int = MAX_ZOOM_STEPS) -> Answer:
+            device: str | torch.device = "cpu", max_zoom_steps: int = MAX_ZOOM_STEPS,
+            recut: ClickCut | None = None) -> Answer:
     """Segment with clicks on the INPUT grid (indices i, j, k), AutoZoom included (module doc).
+
+    ``recut``: the last pass's answer is cut again with the clicks as hard seeds (:func:`recut_region`;
+    AutoZoom decides on the network's answers).
 
     Raises:
         ValueError: no clicks, or a click outside the image.
@@ -243,6 +288,8 @@ def segment(network: torch.nn.Module, prepared: PreparedUniversal, clicks: Seque
         region = grown
         probability = predict_region(network, prepared.array, ras_clicks, region, device, prepared.spacing)
         passes += 1
+    if recut is not None:
+        probability = recut_region(prepared.array, probability, ras_clicks, region, prepared.spacing, recut)
     ras_probability = from_model(probability, region, shape)
     box = tuple(slice(max(s, 0), min(s + e, n)) for s, e, n in zip(region.start, region.extent, shape))
     answer = prepared.prepared.to_input_grid(ras_probability, prepared.prepared.input_region(box))
@@ -255,5 +302,5 @@ def resolution_ceiling_mask(truth_ras: np.ndarray, region: Region) -> np.ndarray
     return from_model(model, region, truth_ras.shape) > 0.5
 
 
-__all__ = ["Answer", "PreparedUniversal", "Region", "fit_region", "from_model", "model_clicks", "predict_region",
-           "prepare", "resolution_ceiling_mask", "segment", "to_model", "touching_axes"]
+__all__ = ["Answer", "PreparedUniversal", "Region", "fit_region", "image_box", "from_model", "model_clicks",
+           "predict_region", "prepare", "recut_region", "resolution_ceiling_mask", "segment", "to_model", "touching_axes"]

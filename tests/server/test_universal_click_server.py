@@ -59,3 +59,27 @@ def test_unknown_policy_is_a_422_naming_it(uc_server):
         client.infer(MODEL, "phantom_0001", {"foreground": [[10, 10, 10]], "intensity_policy": "mri"})
     assert "422" in str(error.value) or "intensity_policy" in str(error.value)
     assert "intensity_policy" in str(error.value)
+
+
+def test_a_later_click_is_answered_as_the_harness_answers_it(uc_server):
+    """Two clicks (the click cut's case): the served label is the harness's step
+    (lib.universal_click.segmenter.answer_clicks) on the same image and weights."""
+    from infers.universal_click import load_prepared
+    from lib.evaluation.protocol import spacing_of
+    from lib.interaction.clicks import Click
+    from lib.universal_click.network import load_universal
+    from lib.universal_click.segmenter import PROPOSAL_WEIGHTS, answer_clicks, correction_settings, recut_settings
+
+    client, studies = uc_server
+    image = nib.load(studies / "phantom_0001.nii.gz")
+    truth = np.asarray(nib.load(studies / "labels" / "final" / "phantom_0001.nii.gz").dataobj)
+    fg = [int(v) for v in np.argwhere(truth == 2).mean(axis=0).round()]
+    bg = [min(fg[0] + 12, image.shape[0] - 1), fg[1], fg[2]]
+    label_file, _ = client.infer(MODEL, "phantom_0001", {"foreground": [fg], "background": [bg]})
+    served = np.asarray(nib.load(label_file).dataobj) > 0
+    network = load_universal(PROPOSAL_WEIGHTS)
+    assert recut_settings(network) is not None
+    clicks = [Click(tuple(fg), True), Click(tuple(bg), False)]
+    expected, _ = answer_clicks(network, load_prepared(str(studies / "phantom_0001.nii.gz"), "auto"), clicks, None,
+                                spacing_of(image.affine), "cpu", correction_settings(network), recut_settings(network))
+    assert np.array_equal(served, expected > 0.5)

@@ -1,0 +1,105 @@
+"""The last step of a universal answer: a graph cut in which every click is a hard seed and the
+network's answer is one more piece of evidence.
+
+The proposal network answers well from one click but hardly moves with later ones: its U-Net
+residual outvotes the graph-cut proposal that a new click changes (held-out GTV, 10 clicks:
+0.69 after one click, 0.75 after ten, while the graph cut alone climbs from 0.44 to 0.86).
+From the second click on, the network's logit (probability clipped to
+[``NETWORK_CLIP``, 1 - ``NETWORK_CLIP``]) times ``weight`` is added to the logit of the graph
+cut's own unary term (:mod:`lib.evaluation.baselines.graph_cut`: intensity histograms of the
+seeds times the click-distance prior, as independent evidence) and the region is cut with the
+seed balls of ALL clicks as hard constraints. Each click then moves the answer as it moves the
+graph cut (its seeds, the seeds' intensity model, its spatial prior, and the smoothness term
+carrying them along the structure), while where the clicks say little the network's answer
+stands. The region's border is a background seed only where the network's answer does not
+reach it (a structure larger than the region is not cut off at the border).
+
+Arrays (X, Y, Z) of one region at model resolution; intensity in [0, 1]; spacing in mm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from lib.evaluation.baselines.graph_cut import (
+    INTENSITY_CLIP,
+    click_prior,
+    combine_odds,
+    graph_cut_mask,
+    histogram_likelihood,
+)
+from lib.evaluation.baselines.seeds import border_mask, click_seeds
+from lib.interaction.clicks import Click
+from lib.universal_click.proposal import PROPOSAL_CUT
+
+#: The network's probability is kept in [NETWORK_CLIP, 1 - NETWORK_CLIP] before its logit is taken.
+NETWORK_CLIP = 0.01
+
+
+@dataclass(frozen=True)
+class ClickCut:
+    """Settings of :func:`click_cut`.
+
+    Attributes:
+        weight: the network's logit is multiplied by this (>= 0; 0: the plain graph cut of the clicks).
+        first_clicks: with at most this many clicks the network's answer is taken as it is.
+    """
+
+    weight: float = 1.0
+    first_clicks: int = 1
+
+    def __post_init__(self) -> None:
+        if self.weight < 0.0:
+            raise ValueError(f"weight must be >= 0, got {self.weight}")
+        if self.first_clicks < 0:
+            raise ValueError(f"first_clicks must be >= 0, got {self.first_clicks}")
+
+
+#: The proposal model's click cut. Chosen on validation phantoms (seeds 800-808; held-out structures at
+#: 3 x 3 x 6 mm in CT, inverted and T1-like contrast, and the GTV on CT; own clicks, 10 clicks), DSC@5
+#: (CT / inverted / T1-like / GTV): no cut 0.431 / 0.466 / 0.592 / 0.756; weight 1: 0.444 / 0.427 /
+#: 0.625 / 0.877; weight 2: 0.444 / 0.460 / 0.607 / 0.868; weight 3: 0.439 / 0.454 / 0.600 / 0.848;
+#: graph cut 0.394 / 0.394 / 0.575 / 0.881. Weight 2 has the best mean (0.595).
+PROPOSAL_RECUT = ClickCut(weight=2.0)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p) - np.log1p(-p)
+
+
+def click_cut(intensity: np.ndarray, network_probability: np.ndarray, clicks: Sequence[Click],
+              spacing: Sequence[float], settings: ClickCut) -> np.ndarray:
+    """The network's answer cut again with every click as a hard seed (module doc).
+
+    Args:
+        intensity: (X, Y, Z) float in [0, 1] (:func:`lib.universal_click.proposal.cut_intensity`).
+        network_probability: (X, Y, Z) float foreground probability of the network.
+        clicks: model-voxel clicks of the region.
+        spacing: model voxel size (X, Y, Z) mm.
+        settings: the network's weight and when the cut starts.
+
+    Returns:
+        (X, Y, Z) float32: the network's probability with at most ``settings.first_clicks``
+        clicks or no foreground click, else the cut in {0, 1}.
+    """
+    probability = np.asarray(network_probability, dtype=np.float32)
+    if len(clicks) <= settings.first_clicks or not any(c.positive for c in clicks):
+        return probability
+    cut = PROPOSAL_CUT
+    shape = intensity.shape
+    foreground, background = click_seeds(clicks, shape, spacing, cut.seed_radius_mm, border_background=False)
+    background |= border_mask(shape) & (probability < 0.5) & ~foreground
+    likes_fg = histogram_likelihood(intensity, intensity[foreground])
+    likes_bg = histogram_likelihood(intensity, intensity[background])
+    from_intensity = np.clip(likes_fg / (likes_fg + likes_bg), INTENSITY_CLIP, 1.0 - INTENSITY_CLIP)
+    prior = click_prior(clicks, shape, spacing, cut.prior_sigma_mm, cut.background_prior_sigma_mm)
+    network = np.clip(probability.astype(np.float64), NETWORK_CLIP, 1.0 - NETWORK_CLIP)
+    logit = _logit(combine_odds(from_intensity, prior)) + settings.weight * _logit(network)
+    unary = 1.0 / (1.0 + np.exp(-logit))
+    return graph_cut_mask(intensity, unary, foreground, background, cut.lamda, cut.sigma)
+
+
+__all__ = ["NETWORK_CLIP", "PROPOSAL_RECUT", "ClickCut", "click_cut"]
