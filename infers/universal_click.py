@@ -1,8 +1,9 @@
 """The universal click model's infer task: ``universal_click`` (any structure, any contrast).
 
 A 3D DeepGrow task like ``gaussian_click_3d`` (same request format, same local correction with
-an uploaded previous label; the answer is :func:`lib.universal_click.segmenter.answer_clicks`,
-the evaluation harness's, click cut included), but the image is prepared by :mod:`lib.universal_click.zoom`:
+an uploaded previous label; the answer is the evaluation harness's
+:func:`lib.universal_click.segmenter.answer_clicks`, click cut included, computed in its box by
+:func:`~lib.universal_click.segmenter.answer_clicks_in_box`), but the image is prepared by :mod:`lib.universal_click.zoom`:
 RAS order at its own voxel size, normalised by an intensity policy chosen per request
 (param ``"intensity_policy"``: ``"auto"`` (default; HU-looking images get ``"ct"``),
 ``"ct"`` or ``"percentile"``), and segmented in a region around the clicks that grows and
@@ -16,15 +17,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.data import MetaTensor
 from monai.transforms import LoadImage
 
-from infers.answer import network_time
+from infers.answer import answer_in_box, network_time
 from infers.gaussian_click import GaussianClick
 from infers.request_files import cached_image
 from lib.evaluation.protocol import spacing_of
 from lib.imaging.intensity import CHOICES, DESCRIPTIONS
-from lib.universal_click.segmenter import answer_clicks, correction_settings, recut_settings
+from lib.universal_click.segmenter import answer_clicks_in_box, correction_settings, recut_settings
 from lib.universal_click.zoom import PreparedUniversal, prepare
 
 
@@ -73,10 +73,8 @@ class UniversalClick(GaussianClick):
         prepared = data.pop("prepared")
         previous = data.pop("previous", None)
         with network_time(data, [network]):
-            probability, _ = answer_clicks(network, universal, data["clicks"], previous,
-                                           spacing_of(prepared.input_affine), device, correction_settings(network),
-                                           recut_settings(network))
-        label = torch.from_numpy((probability > 0.5).astype(np.uint8))
-        data["pred"] = MetaTensor(label, affine=torch.as_tensor(prepared.input_affine))
+            probability, box, _ = answer_clicks_in_box(network, universal, data["clicks"], previous,
+                                                       spacing_of(prepared.input_affine), device,
+                                                       correction_settings(network), recut_settings(network))
         data["intensity_policy_used"] = universal.policy
-        return data
+        return answer_in_box(data, probability, box, prepared)

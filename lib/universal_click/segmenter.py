@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from lib.evaluation.protocol import Case
-from lib.gaussian_click.local_correction import correct_locally
+from lib.gaussian_click.local_correction import correct_locally_in_box
+from lib.imaging.boxes import Box, paste
 from lib.interaction.clicks import Click
 from lib.universal_click.click_cut import PROPOSAL_RECUT, ClickCut
 from lib.universal_click.network import load_universal, takes_proposal
@@ -57,7 +58,7 @@ def answer_clicks(network: torch.nn.Module, prepared: PreparedUniversal, clicks:
         previous: (X, Y, Z) previous answer on the input grid (> 0.5 foreground), or None.
         spacing: input voxel size (X, Y, Z) mm (the local correction's distances).
         device: where the network runs.
-        correction: keyword settings of :func:`correct_locally` (None: its defaults).
+        correction: keyword settings of :func:`lib.gaussian_click.local_correction.correct_locally` (None: its defaults).
         recut: the click cut (:mod:`lib.universal_click.click_cut`), or None for the network's answer.
         local_correction: merge into ``previous`` near the correction clicks, or take the answer whole.
 
@@ -65,10 +66,25 @@ def answer_clicks(network: torch.nn.Module, prepared: PreparedUniversal, clicks:
         ``(probability, answer)``: (X, Y, Z) float32 on the input grid, and the zoom's answer
         (its region and passes).
     """
+    values, box, answer = answer_clicks_in_box(network, prepared, clicks, previous, spacing, device, correction,
+                                               recut, local_correction)
+    return paste(values, box, prepared.prepared.input_shape), answer
+
+
+def answer_clicks_in_box(network: torch.nn.Module, prepared: PreparedUniversal, clicks: Sequence[Click],
+                         previous: np.ndarray | None, spacing: Sequence[float], device: str | torch.device = "cpu",
+                         correction: dict | None = None, recut: ClickCut | None = None,
+                         local_correction: bool = True) -> tuple[np.ndarray, Box, Answer]:
+    """:func:`answer_clicks` as (float32 probability on a box of the input grid, the box, the zoom's
+    answer); 0 outside the box. The local correction runs in its work box
+    (:func:`lib.gaussian_click.local_correction.correct_locally_in_box`: the same answer as on the
+    whole grid), so a click on a 512 x 512 x 160 study does not cost the study."""
     answer = segment(network, prepared, clicks, device, recut=recut)
     if not local_correction:
-        return answer.probability, answer
-    return correct_locally(answer.probability, clicks, previous, spacing, **(correction or {})), answer
+        return answer.probability[answer.box], answer.box, answer
+    values, box = correct_locally_in_box(answer.probability[answer.box], answer.box, prepared.prepared.input_shape,
+                                         clicks, previous, spacing, **(correction or {}))
+    return values, box, answer
 
 
 class UniversalClickSegmenter:
@@ -152,5 +168,5 @@ UNIVERSAL_METHODS = {"universal_click_3d": universal_click_3d, "universal_click_
                      "universal_click_gc_whole": universal_click_gc_whole,
                      "universal_click_gc_no_recut": universal_click_gc_no_recut}
 
-__all__ = ["PROPOSAL_WEIGHTS", "answer_clicks", "correction_settings", "recut_settings", "SHIPPED_WEIGHTS",
+__all__ = ["PROPOSAL_WEIGHTS", "answer_clicks", "answer_clicks_in_box", "correction_settings", "recut_settings", "SHIPPED_WEIGHTS",
            "UNIVERSAL_METHODS", "UniversalClickSegmenter", "universal_click_3d", "universal_click_gc", "universal_click_gc_no_recut", "universal_click_gc_whole"]

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from monai.transforms import Orientation
 
 from lib.gaussian_click.inputs import SIGMA_VOXELS, encode_guidance
+from lib.imaging.boxes import Box
 from lib.imaging.crop import cut
 from lib.imaging.intensity import Policy, choose_policy, normalise
 from lib.imaging.prepare import PreparedImage, first_channel_tensor
@@ -243,11 +244,13 @@ def recut_region(array: np.ndarray, probability: np.ndarray, clicks: Sequence[Cl
 
 @dataclass(frozen=True)
 class Answer:
-    """One answer: probability on the input grid, the region of its last pass, and the passes made."""
+    """One answer: probability on the input grid, the region of its last pass, the passes made, and
+    ``box``, the box of the input grid outside which ``probability`` is 0."""
 
     probability: np.ndarray
     region: Region
     passes: int
+    box: Box = (slice(0, 0), slice(0, 0), slice(0, 0))
 
 
 def segment(network: torch.nn.Module, prepared: PreparedUniversal, clicks: Sequence[Click],
@@ -292,8 +295,9 @@ def segment(network: torch.nn.Module, prepared: PreparedUniversal, clicks: Seque
         probability = recut_region(prepared.array, probability, ras_clicks, region, prepared.spacing, recut)
     ras_probability = from_model(probability, region, shape)
     box = tuple(slice(max(s, 0), min(s + e, n)) for s, e, n in zip(region.start, region.extent, shape))
-    answer = prepared.prepared.to_input_grid(ras_probability, prepared.prepared.input_region(box))
-    return Answer(answer, region, passes)
+    input_box = prepared.prepared.input_region(box)
+    answer = prepared.prepared.to_input_grid(ras_probability, input_box)
+    return Answer(answer, region, passes, input_box)
 
 
 def resolution_ceiling_mask(truth_ras: np.ndarray, region: Region) -> np.ndarray:
