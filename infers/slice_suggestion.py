@@ -8,10 +8,12 @@ affine); ``exclude`` slices already edited; ``top`` (default 5) how many. Option
 (default both).
 
 Answer (JSON only, no label file): ``{"axis": a, "slices": [{"index": i, "score": s}, ...],
-"model_version": ..., "seconds": ...}``, best first; a slice's score is the expected number
-of wrong voxels of the label there under the automatic model's test-time-augmentation
-ensemble (the uploaded label, else the model's own prediction). The ensemble's probabilities
-of an image are kept in memory (a few images) for the next request on it.
+"model_version": ..., "seconds": ...}``, best first; a slice's score
+(``lib.active_learning.scores.suggestion_scores``) is the expected number of wrong voxels of
+the label there under the automatic model's test-time-augmentation ensemble plus the label's
+area change across the slice, in voxels (the uploaded label, else the model's own prediction).
+The ensemble's probabilities of an image are kept in memory (a few images) for the next
+request on it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from monailabel.tasks.infer.basic_infer import BasicInferTask
 from infers.errors import HttpErrors
 from infers.slice_propagation import read_label
 from lib.active_learning.record import model_version
-from lib.active_learning.scores import STRUCTURES, expected_errors, rank_slices, slice_scores, superior_inferior_axis
+from lib.active_learning.scores import STRUCTURES, rank_slices, suggestion_scores, superior_inferior_axis
 from lib.active_learning.uncertainty import DEFAULT_AUGMENTATIONS, uncertainty_maps
 from lib.labels import LABELS
 from lib.segmentation.network import segmentation_unet
@@ -62,7 +64,8 @@ class _Suggestion(BasicInferTask):
         super().__init__(
             path=path, network=network if network is not None else segmentation_unet(), type=InferType.OTHERS,
             labels=dict(LABELS), dimension=3, load_strict=True,
-            description="Next slice to check: slices ranked by the automatic model's expected errors (JSON)",
+            description="Next slice to check: slices ranked by the automatic model's expected errors and the "
+                        "label's area change (JSON)",
         )
         self.cache = cache if cache is not None else SessionCache(4, 256 * 1024**2)
 
@@ -94,7 +97,7 @@ class _Suggestion(BasicInferTask):
             label, used = read_label(label_path, SimpleNamespace(input_shape=shape, input_affine=maps.affine)), True
         else:
             label, used = maps.label, False
-        scores = slice_scores(expected_errors(maps.probabilities, label, structures), axis)
+        scores = suggestion_scores(maps.probabilities, label, axis, structures)
         return None, {
             "axis": axis, "slices": rank_slices(scores, exclude, top), "model_version": version,
             "seconds": time.perf_counter() - start, "label_used": used, "structures": list(structures),

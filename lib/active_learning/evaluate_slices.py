@@ -7,8 +7,9 @@ augmentation), then 1 and 2 GTV slice edits (the true slice drawn, as the propag
 evaluation's simulated user) along the S-I-nearest axis, propagated by slice-edit propagation
 (``lib.propagation``, fusion module at level 2, as the app serves it), on:
 
-- ``suggested``: the slice suggestion's top slice (GTV expected wrong voxels under the
-  UNet's test-time-augmentation ensemble); the second edit's slice is the suggestion asked
+- ``suggested``: the slice suggestion's top slice (``scores.suggestion_scores`` for the GTV: its
+  expected wrong voxels under the UNet's test-time-augmentation ensemble plus the label's
+  area change across the slice, as served); the second edit's slice is the suggestion asked
   again with the label after the first propagation uploaded and the first slice excluded
   (what the Slicer module does);
 - ``random``: slices drawn uniformly within the true GTV's extent along the axis;
@@ -51,7 +52,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from lib.active_learning.members_cache import cached_members  # noqa: E402
-from lib.active_learning.scores import expected_errors, rank_slices, slice_scores, superior_inferior_axis  # noqa: E402
+from lib.active_learning.scores import rank_slices, suggestion_scores, superior_inferior_axis  # noqa: E402
 from lib.active_learning.uncertainty import combine_members  # noqa: E402
 from lib.atomic import write_atomically  # noqa: E402
 from lib.evaluation.report import json_safe, write_png  # noqa: E402
@@ -82,7 +83,7 @@ def redrawn(prediction: np.ndarray, truth: np.ndarray, axis: int, slices: Sequen
 
 def suggest(probabilities: np.ndarray, label: np.ndarray, axis: int, exclude: Sequence[int]) -> int | None:
     """The top GTV slice of the suggestion for ``label``, or None."""
-    ranked = rank_slices(slice_scores(expected_errors(probabilities, label, (GTV,)), axis), exclude, top=1)
+    ranked = rank_slices(suggestion_scores(probabilities, label, axis, (GTV,)), exclude, top=1)
     return ranked[0]["index"] if ranked else None
 
 
@@ -272,8 +273,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         result = {
             "description": (
                 f"{len(cases)} held-out phantoms (seeds {TEST_SEED}+); GTV; automatic model `models/segmentation`; "
-                f"propagation with fusion `{args.fusion}` (level {meta['level']}); suggestion from the UNet x 4 "
-                "test-time augmentations (the app's default scoring); random slices seeded by --seed; oracle: best DSC "
+                f"propagation with fusion `{args.fusion}` (level {meta['level']}); suggestion (as served): the GTV's "
+                "expected wrong voxels under the UNet x 4 test-time augmentations plus the label's area change across "
+                "the slice; random slices seeded by --seed; oracle: best DSC "
                 f"after propagation among the {args.oracle_worst} most-wrong, {args.oracle_spread} spread and the "
                 "other methods' slices (greedy for the second edit)."
             ),

@@ -29,12 +29,21 @@ import torch
 
 from lib.active_learning.evaluate_slices import GTV, most_wrong_slices, spread_slices
 from lib.active_learning.members_cache import cached_members
-from lib.active_learning.scores import expected_errors, slice_scores, smoothed_slice_scores
+from lib.active_learning.scores import (
+    AREA_CHANGE_WEIGHT,
+    expected_errors,
+    slice_scores,
+    smoothed_slice_scores,
+    suggestion_scores,
+)
 from lib.active_learning.uncertainty import combine_members
 from lib.segmentation.evaluate import load_network
 from lib.simulators.slice_editor import worst_slices
 
 Rule = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+
+#: The rule served before the area change was added: each rule's wins and losses are counted against it.
+REFERENCE = "expected_errors (previous)"
 
 
 def _along(volume: np.ndarray, axis: int) -> np.ndarray:
@@ -92,15 +101,24 @@ def rules() -> dict[str, Rule]:
             return smoothed_slice_scores(q * (1 - q) * 4, axis, sigma)
         return rule
 
+    def with_area_change(weight):  # the served rule at weight AREA_CHANGE_WEIGHT
+        return lambda p, label, axis: suggestion_scores(p, label, axis, (GTV,), weight)
+
+    def area_change_only(p, label, axis):  # the label's area change alone, expected errors breaking ties
+        return suggestion_scores(p, label, axis, (GTV,), 1e6)
+
     out: dict[str, Rule] = {"boundary_mm": boundary_mm, "boundary_pq s=1.0": boundary_smooth(1.0),
-                            "boundary_pq s=2.0": boundary_smooth(2.0),"expected_errors (current)": errors, "gtv_area": mass, "boundary_pq": boundary,
-                            "relative_error": relative}
+                            "boundary_pq s=2.0": boundary_smooth(2.0), "expected_errors (previous)": errors,
+                            "gtv_area": mass, "boundary_pq": boundary, "relative_error": relative}
+    for weight in (0.25, 0.5, 1.0, 2.0, 4.0):
+        out[f"errors + area change w={weight}" + (" (served)" if weight == AREA_CHANGE_WEIGHT else "")] = with_area_change(weight)
+    out["area change only"] = area_change_only
     for sigma in (0.5, 1.0, 1.5, 2.0, 3.0):
         out[f"smoothed s={sigma}"] = smooth(sigma)
     for sigma in (0.0, 1.0, 2.0):
         for power in (0.5, 1.0, 2.0):
             out[f"central s={sigma} pow={power}"] = central(sigma, power)
-    for name in ("expected_errors (current)", "smoothed s=1.0", "smoothed s=2.0", "central s=1.0 pow=1.0"):
+    for name in ("expected_errors (previous)", "smoothed s=1.0", "smoothed s=2.0", "central s=1.0 pow=1.0"):
         out[f"{name} [unet+dynunet]"] = out[name]  # the same rule on the 8-member ensemble's p
     return out
 
@@ -157,6 +175,10 @@ def evaluate(table: dict, data: Path, cache: Path, chosen: dict[str, Rule]) -> d
                       "share_vs_expected": (mean[r] - mean["random_expected"]) / (mean["oracle"] - mean["random_expected"]),
                       "share_table_oracle_vs_expected":
                           (mean[r] - mean["random_expected"]) / (mean["oracle_table"] - mean["random_expected"])}
+        if REFERENCE in chosen:  # per case: better / worse than the previous rule, and the median difference
+            diff = [row[r] - row[REFERENCE] for row in rows]
+            summary[r].update(wins=int(sum(d > 1e-9 for d in diff)), losses=int(sum(d < -1e-9 for d in diff)),
+                              median_difference=float(np.median(diff)))
     return {"cases": len(rows), "means": mean, "rules": summary, "per_case": per_case}
 
 
@@ -191,9 +213,11 @@ def markdown(result: dict) -> str:
              f"{result['cases']} phantoms: base {m['base']:.3f}, random draw {m['random_draw']:.3f}, random "
              f"expected over the true extent {m['random_expected']:.3f}, oracle (evaluate_slices' candidates) "
              f"{m['oracle']:.3f}, best of the whole table {m['oracle_table']:.3f}.", "",
-             "| rule | DSC | share vs random draw | share vs random expectation |", "|---|---|---|---|"]
+             "| rule | DSC | share vs random draw | share vs random expectation | cases better / worse than "
+             f"{REFERENCE} | median difference |", "|---|---|---|---|---|---|"]
     for r, s in result["rules"].items():
-        lines.append(f"| {r} | {s['dsc']:.3f} | {s['share_vs_draw']:.2f} | {s['share_vs_expected']:.2f} |")
+        versus = f"{s['wins']} / {s['losses']} | {s['median_difference']:+.4f}" if "wins" in s else "- | -"
+        lines.append(f"| {r} | {s['dsc']:.3f} | {s['share_vs_draw']:.2f} | {s['share_vs_expected']:.2f} | {versus} |")
     lines += ["", f"Command: `{result.get('command', '')}`", ""]
     return "\n".join(lines)
 

@@ -8,12 +8,15 @@ import torch
 
 from lib.active_learning.record import current_score, last_served, score_record
 from lib.active_learning.scores import (
+    AREA_CHANGE_WEIGHT,
+    area_change,
     expected_dice_error,
     expected_errors,
     rank_slices,
     slice_scores,
     smoothed_slice_scores,
     soft_dice,
+    suggestion_scores,
     superior_inferior_axis,
 )
 from lib.active_learning.select import busy_images, choose_first, choose_random, choose_uncertain
@@ -75,6 +78,41 @@ def test_smoothed_slice_scores_favour_an_uncertain_run_of_slices_over_a_lone_sli
     assert smoothed_slice_scores(np.ones((1, 1, 2)), 2, 3.0).shape == (2,)  # kernel longer than the axis
     with pytest.raises(ValueError):
         smoothed_slice_scores(errors, 2, -1.0)
+
+
+def test_area_change_is_the_central_difference_of_each_structures_area_along_the_axis():
+    label = np.zeros((4, 4, 6), np.uint8)
+    label[:2, :2, 1] = 1  # GTV areas along axis 2: 0, 4, 16, 16, 0, 0
+    label[:, :, 2:4] = 1
+    label[3, 3, 5] = 2  # heart: one voxel on the last slice
+    np.testing.assert_allclose(area_change(label, 2, (1,)), [4, 8, 6, 8, 8, 0])
+    np.testing.assert_allclose(area_change(label, 2, (1, 2)), [4, 8, 6, 8, 8.5, 1])
+    np.testing.assert_allclose(area_change(np.moveaxis(label, 2, 0), 0, (1,)), [4, 8, 6, 8, 8, 0])  # any axis
+    assert area_change(label[..., :1], 2, (1,)).tolist() == [0.0]  # one slice: no change
+    with pytest.raises(ValueError):
+        area_change(label, 3, (1,))
+
+
+def test_suggestion_prefers_the_flank_of_a_structure_over_its_most_uncertain_slice():
+    # a GTV of 3 x 3 on slice 2 and 6 x 6 on slices 3-6 along axis 2; the model doubts slice 5 most
+    label = np.zeros((8, 8, 9), np.uint8)
+    label[1:4, 1:4, 2] = 1
+    label[1:7, 1:7, 3:7] = 1
+    p_gtv = (label == 1).astype(np.float32)
+    p_gtv[1:7, 1:7, 5] = 0.8  # 36 x 0.2 = 7.2 expected wrong voxels, the most of any slice
+    p_gtv[1:4, 1:4, 2] = 0.6  # 9 x 0.4 = 3.6 on the flank, where the area grows from 9 to 36
+    probabilities = np.stack([1 - p_gtv, p_gtv, np.zeros_like(p_gtv)])
+    errors_only = suggestion_scores(probabilities, label, 2, (1,), area_weight=0.0)
+    np.testing.assert_allclose(errors_only, slice_scores(expected_errors(probabilities, label, (1,)), 2), rtol=1e-6)
+    assert rank_slices(errors_only, top=1)[0]["index"] == 5
+    served = suggestion_scores(probabilities, label, 2, (1,))  # + w |A(s+1) - A(s-1)| / 2: w 18 on slice 2
+    assert served[2] == pytest.approx(3.6 + AREA_CHANGE_WEIGHT * 18.0, rel=1e-6)
+    assert served[5] == pytest.approx(7.2, rel=1e-6)
+    np.testing.assert_allclose(suggestion_scores(probabilities, label, 2, (1,), 1.0) - errors_only,
+                               area_change(label, 2, (1,)), rtol=1e-6)
+    assert [r["index"] for r in rank_slices(served, exclude=[2], top=2)] == [6, 7]  # then the other end (36 -> 0)
+    with pytest.raises(ValueError):
+        suggestion_scores(probabilities, label, 2, (1,), area_weight=-1.0)
 
 
 def test_candidate_slices_never_read_past_the_model():

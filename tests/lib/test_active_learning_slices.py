@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from lib.active_learning.evaluate_slices import best_candidate, most_wrong_slices, relative_position, spread_slices
+from lib.active_learning.evaluate_slices import (
+    best_candidate,
+    most_wrong_slices,
+    relative_position,
+    spread_slices,
+    suggest,
+)
 
 
 def test_most_wrong_slices_count_gtv_errors_along_the_axis_and_skip_excluded():
@@ -39,3 +45,15 @@ def test_relative_position_is_one_in_the_middle_zero_at_the_ends_negative_outsid
     assert relative_position(10, [10, 20]) == 0.0 and relative_position(20, [10, 20]) == 0.0
     assert relative_position(25, [10, 20]) == -0.0 - 1.0  # outside the extent: a false-positive slice
     assert relative_position(5, None) is None and relative_position(5, [5, 5]) is None
+
+
+def test_the_evaluation_suggests_what_the_server_ranks_first_the_flank_not_the_most_uncertain_slice():
+    label = np.zeros((6, 6, 7), np.uint8)  # GTV areas along axis 2: 0, 4, 25, 25, 25, 0, 0
+    label[1:3, 1:3, 1] = 1
+    label[0:5, 0:5, 2:5] = 1
+    p_gtv = (label == 1).astype(np.float32)
+    p_gtv[0:5, 0:5, 3] = 0.5  # the most expected wrong voxels: 12.5 on slice 3, none elsewhere
+    probabilities = np.stack([1 - p_gtv, p_gtv, np.zeros_like(p_gtv)])
+    assert suggest(probabilities, label, 2, []) == 1  # area change 12.5 where the GTV grows from 4 to 25
+    assert suggest(probabilities, label, 2, [1, 4, 5]) == 2  # area change 10.5
+    assert suggest(probabilities, label, 2, [1, 2, 4, 5]) == 3  # then the most uncertain slice
