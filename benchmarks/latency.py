@@ -63,6 +63,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from apps.radiotherapy.guards.concurrency import torch_threads_per_worker  # noqa: E402
 from apps.radiotherapy.launch import APP_DIR, RunningServer, start_server  # noqa: E402
 from benchmarks.report import emit  # noqa: E402
 from lib.labels import LABELS  # noqa: E402
@@ -424,6 +425,8 @@ def run(args) -> dict:
                 for n in range(args.clicks):
                     shutil.copy(datastore / f"{study.image_id}.nii.gz", datastore / f"{study.image_id}_copy{n}.nii.gz")
         conf = server_conf(args.task, args.modality, root, False)
+        if args.workers:
+            conf["infer_workers"] = args.workers
         weights = "shipped (models/)"
         if args.untrained:
             conf.update(untrained_weights(args.task, args.modality, root / "weights"))
@@ -442,7 +445,9 @@ def run(args) -> dict:
             "weights": weights,
             "clicks_per_series": args.clicks,
             "machine": asdict(describe_machine()),
-            "torch_threads_server": args.threads or os.environ.get("OMP_NUM_THREADS") or "torch's default (cores)",
+            "infer_workers": args.workers or "the server's default (2)",
+            "torch_threads_server": torch_threads_per_worker(args.workers or 2),
+            "torch_threads_note": "per request: the server sets cores // infer_workers (guards), whatever --threads",
             "load_average_1_5_15": {"start": load_before, "end": [round(v, 2) for v in os.getloadavg()],
                                     "note": f"{os.cpu_count()} cores shared with other jobs; a load above "
                                             "the cores slows every request"},
@@ -485,7 +490,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--fetch", action=argparse.BooleanOptionalAction, default=True,
                    help="download each study before its first click, as Slicer does, and wait for the server's "
                         "prefetch of it (--no-fetch: click on a study the server has not prepared)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads of the server (OMP_NUM_THREADS)")
+    p.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS of the server process")
+    p.add_argument("--workers", type=int, default=None,
+                   help="the server's inference workers (--conf infer_workers; default 2); each request gets "
+                        "cores // workers torch threads: 1 for one user on all cores")
     p.add_argument("--untrained", action="store_true", help="random weights (latency does not depend on them)")
     p.add_argument("--seed", type=int, default=0, help="seed of the click positions")
     p.add_argument("--out", type=Path, help="also write the JSON here")

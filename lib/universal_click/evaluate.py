@@ -3,6 +3,7 @@
     python -m lib.universal_click.evaluate --cell 3x3x6:ct --cases 10 --max-clicks 10
     python -m lib.universal_click.evaluate --cell 1mm:t1_like --cases 4 --structures gtv,spinal_canal
     python -m lib.universal_click.evaluate --cell real:ct            # the slicerio chest CT
+    python -m lib.universal_click.evaluate --cell 3x3x6:ct --first-seed 800 --cases 9   # validation phantoms
     python -m lib.universal_click.evaluate --cell gtv:ct --methods universal_click_3d,gaussian_click_3d,graph_cut,random_walker
 
 Each run: the harness (:mod:`lib.evaluation`) in ``own`` click mode (each method's clicks
@@ -32,8 +33,7 @@ from monai.transforms import Orientation
 from lib.evaluation.harness import evaluate
 from lib.evaluation.registry import make_segmenter
 from lib.evaluation.report import write_report
-from lib.imaging.prepare import prepare_array
-from lib.imaging.prepare import first_channel_tensor
+from lib.imaging.prepare import first_channel_tensor, prepare_array
 from lib.machine import describe_machine
 from lib.metrics import dice
 from lib.universal_click.cases import held_out_cases, real_ct_cases
@@ -42,16 +42,17 @@ from lib.universal_click.space import HELD_OUT
 from lib.universal_click.zoom import resolution_ceiling_mask
 
 
-def cases_of(cell: str, count: int, structures: Sequence[str], margin_mm: float):
-    """The cases of a cell ``<resolution>:<contrast>``, ``real:<contrast>`` or ``gtv:ct`` (in-family)."""
+def cases_of(cell: str, count: int, structures: Sequence[str], margin_mm: float, first_seed: int = 900):
+    """The cases of a cell ``<resolution>:<contrast>``, ``real:<contrast>`` or ``gtv:ct`` (in-family);
+    phantoms from ``first_seed`` on (900+: held out; 800+: validation, for choosing settings)."""
     resolution, contrast = cell.split(":")
     if resolution == "real":
         return list(real_ct_cases(contrast, margin_mm))
     if resolution == "gtv":
         from lib.evaluation.cases import phantom_cases
 
-        return list(phantom_cases(count, 900, "gtv", margin_mm))
-    return list(held_out_cases(count, resolution, contrast, structures, 900, margin_mm))
+        return list(phantom_cases(count, first_seed, "gtv", margin_mm))
+    return list(held_out_cases(count, resolution, contrast, structures, first_seed, margin_mm))
 
 
 def ras_truth(case) -> np.ndarray:
@@ -79,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--weights", default=None)
     parser.add_argument("--out", default="results")
     parser.add_argument("--suffix", default="", help="appended to the results folder's name")
+    parser.add_argument("--first-seed", type=int, default=900,
+                        help="first phantom seed (900: held out; 800: validation; its folder then ends in _seeds800)")
     args = parser.parse_args(argv)
     methods = args.methods.split(",")
     if methods[0] not in UNIVERSAL_METHODS:
@@ -86,8 +89,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
                      "the resolution ceiling and its clicks are the shared ones")
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     start, loads = time.time(), [os.getloadavg()]
-    cases = cases_of(args.cell, args.cases, args.structures.split(","), args.margin_mm)
-    name = "universal_click_" + args.cell.replace(":", "_") + args.suffix
+    cases = cases_of(args.cell, args.cases, args.structures.split(","), args.margin_mm, args.first_seed)
+    seeds = "" if args.first_seed == 900 else f"_seeds{args.first_seed}"
+    name = "universal_click_" + args.cell.replace(":", "_") + seeds + args.suffix
     folder = Path(args.out) / name
     report: dict = {"cell": args.cell, "cases": [c.case_id for c in cases], "machine": dataclasses.asdict(describe_machine())}
     for mode in ("own", "shared"):

@@ -93,3 +93,12 @@ def test_best_checkpoint_writes_only_on_improvement(tmp_path):
     assert best.offer(network, 0.5, 10)
     assert not best.offer(network, 0.4, 20)
     assert best.step == 10 and torch.load(tmp_path / "weights.pt", weights_only=True)["policy"] == "ct"
+
+
+def test_the_evaluation_takes_validation_phantoms_apart_from_held_out_ones():
+    from lib.universal_click.evaluate import cases_of
+
+    validation = cases_of("3x3x6:ct", 1, ["spinal_canal"], 30.0, first_seed=800)
+    held_out = cases_of("3x3x6:ct", 1, ["spinal_canal"], 30.0)
+    assert validation[0].case_id.startswith("phantom_0800_spinal_canal")
+    assert held_out[0].case_id.startswith("phantom_0900_spinal_canal")
