@@ -186,29 +186,8 @@ def segment_prepared(
     label_only: bool = False,
     window_margin: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """Segment a prepared image with clicks (and boxes) on its input grid.
-
-    Args:
-        network: the DIN network.
-        prepared: the image in model space.
-        clicks: voxel indices (i, j, k) of the INPUT image, foreground and background.
-        settings: guide encoding (kind, sigma in model voxels (X, Y, Z), gamma).
-        boxes: (low, high) inclusive input-space corners (:func:`parse_boxes`); empty: whole volume.
-        device: where the network runs.
-        label_only: the caller only thresholds at 0.5 (the infer task): resample the answer
-            only inside the bounding box of the model voxels above 0.5 (plus one voxel) and
-            give 0 elsewhere, where bilinear interpolation could not exceed 0.5 anyway. The
-            label ``> 0.5`` is the same; the probabilities below 0.5 are not.
-        window_margin: without boxes, segment only :func:`click_window` with this margin
-            (model voxels X, Y, Z; e.g. :data:`CLICK_WINDOW_MARGIN`); None: the whole volume.
-
-    Returns:
-        (X, Y, Z) float32 probability on the input grid; 0 outside the boxes in box mode, outside
-        the click window in click-window mode.
-
-    Raises:
-        ValueError: a click outside the image (named).
-    """
+    """(X, Y, Z) float32 probability on the input grid, 0 outside the answer's box:
+    :func:`segment_prepared_box` pasted into the whole grid (same arguments)."""
     values, box = segment_prepared_box(network, prepared, clicks, settings, boxes, device, label_only, window_margin)
     return paste(values, box, prepared.input_shape)
 

@@ -91,22 +91,8 @@ def segment_prepared(
     device: str | torch.device = "cpu",
     sigma: Sequence[float] = SIGMA_VOXELS,
 ) -> np.ndarray:
-    """Segment a prepared image with clicks on its input grid.
-
-    Args:
-        network: the 2D or 3D network matching ``prepared.dims``.
-        prepared: the image in model space.
-        clicks: voxel indices (i, j, k) of the INPUT image, in request order; not empty.
-        anchor: the newest click (input indices), for the 2D slice choice; None: see module doc.
-        device: where the network runs.
-        sigma: Gaussian sigma in model voxels (X, Y, Z).
-
-    Returns:
-        (X, Y, Z) float32 probability on the input grid; 0 outside the segmented window.
-
-    Raises:
-        ValueError: no clicks, or a click outside the image (named).
-    """
+    """(X, Y, Z) float32 probability on the input grid, 0 outside the segmented window:
+    :func:`segment_prepared_box` pasted into the whole grid (same arguments)."""
     values, box = segment_prepared_box(network, prepared, clicks, anchor, device, sigma)
     return paste(values, box, prepared.input_shape)
 
@@ -119,9 +105,23 @@ def segment_prepared_box(
     device: str | torch.device = "cpu",
     sigma: Sequence[float] = SIGMA_VOXELS,
 ) -> tuple[np.ndarray, Box]:
-    """:func:`segment_prepared`'s answer as (float32 values of the box, the box of the input grid):
-    the input box of the segmented window, outside which the answer is 0 (empty with no
-    foreground click among those used)."""
+    """Segment a prepared image with clicks on one box of its input grid.
+
+    Args:
+        network: the 2D or 3D network matching ``prepared.dims``.
+        prepared: the image in model space.
+        clicks: voxel indices (i, j, k) of the INPUT image, in request order; not empty.
+        anchor: the newest click (input indices), for the 2D slice choice; None: see module doc.
+        device: where the network runs.
+        sigma: Gaussian sigma in model voxels (X, Y, Z).
+
+    Returns:
+        (float32 probability on the box, the box): the input box of the segmented window, outside
+        which the answer is 0 (an empty box with no foreground click among those used).
+
+    Raises:
+        ValueError: no clicks, or a click outside the image (named).
+    """
     model_clicks = prepared.clicks_to_model(clicks)
     model_anchor = prepared.clicks_to_model([anchor])[0] if anchor is not None else None
     window = answer_window(prepared, model_clicks, model_anchor)

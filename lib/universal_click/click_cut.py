@@ -24,13 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lib.evaluation.baselines.graph_cut import (
-    INTENSITY_CLIP,
-    click_prior,
-    combine_odds,
-    graph_cut_mask,
-    histogram_likelihood,
-)
+from lib.evaluation.baselines.graph_cut import graph_cut_mask
 from lib.evaluation.baselines.seeds import border_mask, click_seeds
 from lib.interaction.clicks import Click
 from lib.universal_click.proposal import PROPOSAL_CUT
@@ -92,12 +86,8 @@ def click_cut(intensity: np.ndarray, network_probability: np.ndarray, clicks: Se
     shape = intensity.shape
     foreground, background = click_seeds(clicks, shape, spacing, cut.seed_radius_mm, border_background=False)
     background |= border_mask(shape) & (probability < 0.5) & ~foreground
-    likes_fg = histogram_likelihood(intensity, intensity[foreground])
-    likes_bg = histogram_likelihood(intensity, intensity[background])
-    from_intensity = np.clip(likes_fg / (likes_fg + likes_bg), INTENSITY_CLIP, 1.0 - INTENSITY_CLIP)
-    prior = click_prior(clicks, shape, spacing, cut.prior_sigma_mm, cut.background_prior_sigma_mm)
     network = np.clip(probability.astype(np.float64), NETWORK_CLIP, 1.0 - NETWORK_CLIP)
-    logit = _logit(combine_odds(from_intensity, prior)) + settings.weight * _logit(network)
+    logit = _logit(cut.unary(intensity, clicks, spacing, foreground, background)) + settings.weight * _logit(network)
     unary = 1.0 / (1.0 + np.exp(-logit))
     return graph_cut_mask(intensity, unary, foreground, background, cut.lamda, cut.sigma)
 

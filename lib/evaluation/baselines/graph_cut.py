@@ -155,12 +155,18 @@ class GraphCutSegmenter:
         Returns:
             (X, Y, Z) float32 in {0, 1}; the array border is a background seed.
         """
-        shape = intensity.shape
-        foreground, background = click_seeds(clicks, shape, spacing, self.seed_radius_mm)
+        foreground, background = click_seeds(clicks, intensity.shape, spacing, self.seed_radius_mm)
+        probability = self.unary(intensity, clicks, spacing, foreground, background)
+        return graph_cut_mask(intensity, probability, foreground, background, self.lamda, self.sigma)
+
+    def unary(self, intensity: np.ndarray, clicks: Sequence[Click], spacing: Sequence[float],
+              foreground: np.ndarray, background: np.ndarray) -> np.ndarray:
+        """(X, Y, Z) foreground probability before the smoothness term: the seeds' intensity
+        histograms (``foreground`` / ``background`` bool seed masks) combined with the clicks'
+        spatial prior (odds multiplied)."""
         likes_fg = histogram_likelihood(intensity, intensity[foreground])
         likes_bg = histogram_likelihood(intensity, intensity[background])
         from_intensity = np.clip(likes_fg / (likes_fg + likes_bg), INTENSITY_CLIP, 1.0 - INTENSITY_CLIP)
-        probability = combine_odds(from_intensity, click_prior(
-            clicks, shape, spacing, self.prior_sigma_mm, self.background_prior_sigma_mm
+        return combine_odds(from_intensity, click_prior(
+            clicks, intensity.shape, spacing, self.prior_sigma_mm, self.background_prior_sigma_mm
         ))
-        return graph_cut_mask(intensity, probability, foreground, background, self.lamda, self.sigma)
