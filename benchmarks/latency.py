@@ -21,7 +21,9 @@ Label server (``apps/radiotherapy/launch.py``) serves only that task's config on
   160-sized phantom (generated coarse, linearly resampled, stored as int16 HU). Cached mode only;
   the baseline is the smallest size (``p50_over_smallest``).
 
-Each request sends all clicks so far (one slice, as Slicer's SmartEdit does); the time is the
+Each request sends all clicks so far (one slice, as Slicer's SmartEdit does): two foreground
+clicks inside the tumour, then a background one within 15 mm of it (``--background anywhere``:
+anywhere outside it on the slice, the design of the earlier results); the time is the
 client's wall time of the whole request (params up, inference, writing and downloading the
 label). Modes, in the same run on the same server: ``cached`` (the session cache) and the
 baseline ``plain`` (``"use_cache": false``: load and pre-process on every request, stock MONAI
@@ -58,6 +60,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from scipy.ndimage import distance_transform_edt
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -82,6 +85,8 @@ WHOLE = PhantomConfig(seed=901, shape=(224, 192, 80), spacing=(1.5, 1.5, 3.0))
 REGION_SHAPE = (128, 128, 64)
 STIR_SEED = 901
 BOX_MARGIN = (10, 10, 3)
+#: Background clicks of the click series: outside the tumour, at most this far from it (mm).
+BACKGROUND_RING_MM = 15.0
 SCALING_LARGEST = (512, 512, 160)
 SCALING_COARSE = 4  # the series' phantom is generated at 1/4 of the largest size, then resampled
 WARMUP_WAIT_S = 300
@@ -168,10 +173,20 @@ def scaling_studies(folder: Path, sizes: Sequence[tuple[int, int, int]], spacing
     return studies
 
 
-def click_sequence(gtv: np.ndarray, count: int, rng: np.random.Generator) -> list[dict]:
-    """Params after 1..count clicks on the tumour's middle slice (k): two inside, then one outside, ..."""
+def click_sequence(gtv: np.ndarray, count: int, rng: np.random.Generator,
+                   spacing_mm: Sequence[float] = (1.0, 1.0), ring_mm: float | None = BACKGROUND_RING_MM) -> list[dict]:
+    """Params after 1..count clicks on the tumour's middle slice (k): two inside, then one outside, ...
+
+    A background click lands where a user corrects a leak: outside the tumour, within ``ring_mm``
+    of it on that slice (``spacing_mm``: the slice's (i, j) voxel size); ``ring_mm`` None: anywhere
+    on the slice (the design before 2026-12-03, whose far clicks stretch every click window).
+    """
     k = int(np.argwhere(gtv)[:, 2].mean().round())
-    inside, outside = np.argwhere(gtv[:, :, k]), np.argwhere(~gtv[:, :, k])
+    plane = gtv[:, :, k]
+    near = ~plane
+    if ring_mm is not None:
+        near &= distance_transform_edt(~plane, sampling=spacing_mm[:2]) <= ring_mm
+    inside, outside = np.argwhere(plane), np.argwhere(near)
     foreground, background, params = [], [], []
     for n in range(count):
         points, clicks = (outside, background) if n % 3 == 2 else (inside, foreground)
@@ -250,7 +265,7 @@ def summary(times: list[float], server: list[dict], skip: int = 1) -> dict:
 
 
 def series_for(task: str, study: Study, clicks: int, seed: int, scaling: bool, client, folder: Path,
-               copies: int) -> dict[str, tuple[list[tuple[str, dict]], bool]]:
+               copies: int, background: str = "near") -> dict[str, tuple[list[tuple[str, dict]], bool]]:
     """Mode -> (requests as (image id, params), use_cache) for one study."""
     one = study.image_id
     if task == "slice_propagation":
@@ -259,7 +274,8 @@ def series_for(task: str, study: Study, clicks: int, seed: int, scaling: bool, c
         if not scaling:  # the task has no use_cache flag: a fresh copy of the study per request
             series["plain"] = ([(f"{one}_copy{n}", p) for n, p in enumerate(edits[:copies])], True)
         return series
-    clicks_ = click_sequence(study.gtv, clicks, np.random.default_rng(seed))
+    ring = None if background == "anywhere" else BACKGROUND_RING_MM
+    clicks_ = click_sequence(study.gtv, clicks, np.random.default_rng(seed), study.spacing_mm, ring)
     if task == "din":
         clicks_ = [{k: v for k, v in p.items() if k != "label"} for p in clicks_]
     if task == "two_stage":
@@ -384,7 +400,8 @@ def serve_once(task: str, studies: list[Study], conf: dict, root: Path, args, wa
         for study in studies:
             if args.fetch:
                 fetched[study.image_id] = fetch_like_a_client(server, study.image_id)
-            series = series_for(task, study, args.clicks, args.seed, bool(args.sizes), client, edits, args.clicks)
+            series = series_for(task, study, args.clicks, args.seed, bool(args.sizes), client, edits, args.clicks,
+                                args.background)
             rows: dict[str, dict] = {}
             for mode, (requests, use_cache) in series.items():
                 # 2S-ICR keeps one last answer per client: one client per mode
@@ -427,6 +444,8 @@ def run(args) -> dict:
         conf = server_conf(args.task, args.modality, root, False)
         if args.workers:
             conf["infer_workers"] = args.workers
+        if args.precision:
+            conf["precision"] = args.precision
         weights = "shipped (models/)"
         if args.untrained:
             conf.update(untrained_weights(args.task, args.modality, root / "weights"))
@@ -444,6 +463,8 @@ def run(args) -> dict:
             "modality": args.modality,
             "weights": weights,
             "clicks_per_series": args.clicks,
+            "precision": args.precision or "each task's default (/info: precision)",
+            "background_clicks": "within 15 mm of the tumour" if args.background == "near" else "anywhere on the slice",
             "machine": asdict(describe_machine()),
             "infer_workers": args.workers or "the server's default (2)",
             "torch_threads_server": torch_threads_per_worker(args.workers or 2),
@@ -494,8 +515,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None,
                    help="the server's inference workers (--conf infer_workers; default 2); each request gets "
                         "cores // workers torch threads: 1 for one user on all cores")
+    p.add_argument("--precision", choices=("float32", "bfloat16", "auto"), default=None,
+                   help="--conf precision of the server: every click task's forward passes (default: each task's own)")
     p.add_argument("--untrained", action="store_true", help="random weights (latency does not depend on them)")
     p.add_argument("--seed", type=int, default=0, help="seed of the click positions")
+    p.add_argument("--background", choices=("near", "anywhere"), default="near",
+                   help="background clicks within 15 mm of the tumour (a user's correction) or anywhere on the slice")
     p.add_argument("--out", type=Path, help="also write the JSON here")
     return p
 

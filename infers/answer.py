@@ -37,6 +37,7 @@ from monailabel.utils.others.generic import strtobool
 
 from lib.imaging.boxes import Box, paste
 from lib.imaging.label_file import suffix_of, write_label_temporary
+from lib.precision import resolve, set_precision
 
 STAGES = ("prepare", "network", "post", "write")
 #: Where :func:`network_time` adds up the forward passes of a request (seconds).
@@ -97,7 +98,29 @@ def stage_times_ms(marks: dict[str, float], network_s: float | None) -> dict[str
 
 
 class AnswerTask:
-    """Mixin for ``BasicInferTask`` subclasses (see the module doc): cheap answer file, ``stages_ms``."""
+    """Mixin for ``BasicInferTask`` subclasses (see the module doc): cheap answer file, ``stages_ms``,
+    and the number format of the task's forward passes.
+
+    ``precision`` (:mod:`lib.precision`): None for a task whose forward passes do not go through
+    :func:`lib.precision.forward` (float32 always: the automatic model's sliding window); a click
+    task names its format: ``auto`` (bfloat16 autocast on a CPU with AMX, float32 otherwise)
+    where the accuracy was measured the same in both formats and bfloat16 runs faster (README,
+    "Number format"), ``float32`` where bfloat16 does not pay. ``--conf precision`` sets every
+    click task's (:func:`set_task_precision`). ``/info`` names the format each task runs in.
+    """
+
+    precision: str | None = None
+
+    def _get_network(self, device, data):
+        network = super()._get_network(device, data)  # type: ignore[misc]
+        if network is not None and self.precision is not None:
+            set_precision(network, self.precision, device)
+        return network
+
+    def info(self) -> dict[str, Any]:
+        info = super().info()  # type: ignore[misc]
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        return {**info, "precision": resolve(self.precision or "float32", device)}
 
     def __call__(self, request, callbacks=None):
         theirs = dict(callbacks or {})
@@ -145,6 +168,21 @@ class AnswerTask:
         return path, result
 
 
+def set_task_precision(task: Any, precision: str | None) -> None:
+    """``--conf precision`` on one infer task (a click task: an :class:`AnswerTask` that names
+    its format; others are left alone).
+
+    Raises:
+        ValueError: a format :mod:`lib.precision` does not know (named).
+    """
+    if precision is not None:
+        resolve(precision)  # the name checked before any task keeps it
+    if precision is None or not isinstance(task, AnswerTask) or task.precision is None:
+        return
+    task.precision = precision
+    task._networks = {}  # type: ignore[attr-defined]  (networks loaded before carry the former format)
+
+
 def answer_in_box(data: dict[str, Any], probability: np.ndarray, box: Box, prepared) -> dict[str, Any]:
     """``data`` with ``pred``, the {0, 1} label ``probability > 0.5`` on the image grid (``probability``
     holds ``box``; 0 elsewhere), and ``pred_boxes`` [box], so the writer reads only the box.
@@ -156,4 +194,4 @@ def answer_in_box(data: dict[str, Any], probability: np.ndarray, box: Box, prepa
     return data
 
 
-__all__ = ["NETWORK_KEY", "STAGES", "AnswerTask", "answer_in_box", "network_time", "stage_times_ms"]
+__all__ = ["NETWORK_KEY", "STAGES", "AnswerTask", "answer_in_box", "network_time", "set_task_precision", "stage_times_ms"]

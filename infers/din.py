@@ -57,6 +57,9 @@ def foreground_keys(params: dict[str, Any]) -> tuple[str, ...]:
 class Din(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
     """Segment the GTV from foreground / background clicks (and optional boxes).
 
+    Forward passes in float32: bfloat16 autocast is no faster for DIN's small instance-normed
+    network (``benchmarks/precision.py``).
+
     Args:
         path: weights files; the last existing one is served (shipped, then server-trained).
         network: the network the weights go into; default :func:`lib.din.network.din_network`.
@@ -65,6 +68,8 @@ class Din(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
         modality: the model space of weights that do not say theirs (the server's own
             checkpoints): that of the shipped weights they were trained from.
     """
+
+    precision = "float32"
 
     def __init__(
         self,

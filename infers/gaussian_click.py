@@ -70,6 +70,7 @@ class GaussianClick(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
         use_cache: the default of the ``use_cache`` request flag.
     """
 
+
     def __init__(
         self,
         path: str | Sequence[str],
@@ -90,6 +91,7 @@ class GaussianClick(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
             load_strict=True,
         )
         self.dims = dims
+        self.precision = "auto"  # bfloat16 on an AMX CPU: same accuracy, faster (README, "Number format")
         self.cache = cache if cache is not None else shared_cache()
 
     def run_pre_transforms(self, data: dict[str, Any], transforms) -> dict[str, Any]:

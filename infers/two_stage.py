@@ -43,6 +43,7 @@ from infers.answer import AnswerTask, network_time
 from infers.errors import HttpErrors
 from infers.request_files import ClickTaskBasics, cached_image, uploaded_label
 from lib.interaction.clicks import parse_clicks
+from lib.precision import set_precision
 from lib.session_cache import SessionCache, shared_cache
 from lib.two_stage.engine import SessionState, TwoStageModel, next_answer
 from lib.two_stage.network import refinement_unet
@@ -66,6 +67,8 @@ class TwoStage(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
         cache: the cache of prepared images; default the process-wide one.
         use_cache: the default of the ``use_cache`` request flag.
     """
+
+    precision = "auto"  # the refinement members; stage 1 (a sliding window) stays float32
 
     def __init__(
         self,
@@ -109,6 +112,8 @@ class TwoStage(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
             if self._model is None or self._model[0] != version:
                 self._model = (version, TwoStageModel.from_weights(self.stage1_paths, members, device))
                 self.answers.clear()  # answers of other weights are not this model's
+            for member in self._model[1].refinement:
+                set_precision(member, self.precision or "float32", device)
             return self._model[1]
 
     def run_pre_transforms(self, data: dict[str, Any], transforms) -> dict[str, Any]:

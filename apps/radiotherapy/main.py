@@ -33,6 +33,7 @@ from monailabel.interfaces.app import MONAILabelApp  # noqa: E402
 from monailabel.interfaces.tasks.scoring import ScoringMethod  # noqa: E402
 from monailabel.interfaces.tasks.strategy import Strategy  # noqa: E402
 
+from apps.radiotherapy.active_learning import ActiveLearning  # noqa: E402
 from apps.radiotherapy.configs import CONFIGS  # noqa: E402
 from apps.radiotherapy.dicomweb import PacsDatastore, install_pacs_errors, is_dicomweb, open_pacs_datastore  # noqa: E402
 from apps.radiotherapy.guards import install_guards  # noqa: E402
@@ -40,9 +41,9 @@ from apps.radiotherapy.guards.datastore import AtomicLocalDatastore, datastore_o
 from apps.radiotherapy.http_errors import check_infer_request, install_http_errors  # noqa: E402
 from apps.radiotherapy.ohif import install_ohif_route  # noqa: E402
 from apps.radiotherapy.online import EVENTS_FILE, ONLINE, AnnotationEvents, start_online_training  # noqa: E402
-from apps.radiotherapy.active_learning import ActiveLearning  # noqa: E402
 from apps.radiotherapy.prefetch import Prefetcher  # noqa: E402
 from apps.radiotherapy.warmup import start_warmup  # noqa: E402
+from infers.answer import set_task_precision  # noqa: E402
 from lib.labels import LABELS  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -107,6 +108,8 @@ class RadiotherapyApp(MONAILabelApp):
         for config in self.models.values():
             infers.update(config.infer())
         infers.update(self.active_learning.infers())
+        for task in infers.values():  # --conf precision: every click task's forward passes (lib.precision)
+            set_task_precision(task, self.conf.get("precision"))
         return infers
 
     def init_trainers(self):

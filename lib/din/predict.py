@@ -31,6 +31,7 @@ from lib.din.preprocess import PAD_VALUE, PreparedImage, model_space
 from lib.imaging.boxes import Box, clip_box, full_box, is_empty, paste, within
 from lib.interaction.clicks import Click
 from lib.interaction.coordinates import map_points
+from lib.precision import forward
 from lib.session_cache import SessionCache, file_key, session_key, shared_cache
 
 #: Smallest region the network sees in box mode, model voxels (X, Y, Z): the training patch.
@@ -168,7 +169,7 @@ def predict_volume(
     guides = guide_maps(padded, inside, settings)
     inputs = torch.from_numpy(np.concatenate([padded, guides])[None]).to(device)
     network.eval()
-    probability = torch.softmax(network(inputs), dim=1)[0, 1]
+    probability = torch.softmax(forward(network, inputs), dim=1)[0, 1]
     return probability[tuple(slice(0, n) for n in image.shape)].float().cpu().numpy()
 
 
@@ -242,7 +243,7 @@ def segment_prepared_box(
         model_space[window] = predict_volume(network, volume[window], local, settings, device)
         covered = np.zeros(prepared.spatial_shape, dtype=bool)
         covered[window] = True
-        return _to_input(prepared, model_space, covered, label_only)
+        return _to_input(prepared, model_space, covered, label_only, window)
     model_space = np.zeros(prepared.spatial_shape, dtype=np.float32)
     covered = np.zeros(prepared.spatial_shape, dtype=bool)
     for low, high in boxes:
@@ -267,7 +268,8 @@ def segment_prepared_box(
 
 
 def _to_input(
-    prepared: PreparedImage, model_space: np.ndarray, covered: np.ndarray | None, label_only: bool
+    prepared: PreparedImage, model_space: np.ndarray, covered: np.ndarray | None, label_only: bool,
+    window: Box | None = None,
 ) -> tuple[np.ndarray, Box]:
     """A model-space answer on a box of the input grid, computed only where it can matter.
 
@@ -276,15 +278,18 @@ def _to_input(
         model_space: (X', Y', Z') probabilities on the model grid.
         covered: (X', Y', Z') bool where the network answered (box mode), or None (everywhere).
         label_only: restrict to the voxels above 0.5 (see :func:`segment_prepared`).
+        window: a box of the model grid outside which ``model_space`` is 0 and ``covered``
+            False (the click window): only it is searched. None: the whole grid.
 
     Returns:
         (float32 values on the box, the box of the input grid); 0 outside the box.
     """
-    where = model_space > 0.5 if label_only else covered
-    if where is None:
+    if covered is None and not label_only:
         whole = full_box(prepared.input_shape)
         return prepared.to_input_box(model_space, whole), whole
-    points = np.argwhere(where)
+    window = window or full_box(prepared.spatial_shape)
+    where = model_space[window] > 0.5 if label_only else covered[window]
+    points = np.argwhere(where) + np.array([w.start for w in window])
     if len(points) == 0:
         return _EMPTY
     # one model voxel more per side: interpolation reaches up to one model voxel from a value above 0.5

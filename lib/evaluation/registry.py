@@ -90,9 +90,17 @@ def make_segmenter(name: str, **options: object) -> InteractiveSegmenter:
         name: a registered name or a factory path.
         options: keyword options; each factory gets those its signature accepts.
 
+    A name ending in ``@bfloat16`` (or ``@float32``) is that method with its networks in that
+    format (:mod:`lib.evaluation.precision`).
+
     Raises:
-        ValueError: an unknown name, listing the known ones.
+        ValueError: an unknown name, listing the known ones; an unknown format.
     """
+    from lib.evaluation.precision import InPrecision, split_precision
+
+    name, precision = split_precision(name)
+    if precision is not None:
+        return InPrecision(make_segmenter(name, **options), precision)  # type: ignore[return-value]
     if name in _FACTORIES:
         factory = _FACTORIES[name]
     elif ":" in name:

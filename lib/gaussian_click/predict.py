@@ -38,6 +38,7 @@ from lib.gaussian_click.network import load_network
 from lib.imaging.boxes import Box, paste
 from lib.imaging.prepare import PreparedImage, prepare_file
 from lib.interaction.clicks import Click
+from lib.precision import forward
 from lib.session_cache import SessionCache, file_key, session_key, shared_cache
 
 
@@ -80,7 +81,7 @@ def predict_window(network: torch.nn.Module, inputs: np.ndarray, device: str | t
     """
     network.eval()
     batch = torch.from_numpy(inputs[None]).to(device)
-    return torch.sigmoid(network(batch))[0, 0].float().cpu().numpy()
+    return torch.sigmoid(forward(network, batch))[0, 0].cpu().numpy()
 
 
 def segment_prepared(

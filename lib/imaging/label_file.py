@@ -3,17 +3,19 @@
 An answer is a small structure in a large volume (a GTV of a few thousand voxels in a 512 x
 512 x 160 CT). Both formats written here store the voxels i fastest, then j, then k; a label
 held (X, Y, Z) in C order (k fastest, as every array of this project) has to be reordered for
-that. Done on the whole volume it costs more than the network pass; here each k slice outside
-the label's bounding box is one shared block of zeros, and only the box inside a slice is
-reordered (16 k slices at a time: reading one k slice of a C-ordered box touches a cache line
-per voxel). Compression is gzip level 1 (``zlib``, the same streams a ``.gz`` reader expects) or
-none: a label of mostly zeros compresses almost as well at level 1 as at the default level 6, in
-a fraction of the time. A ``.nii.gz`` is a multi-member gzip file (RFC 1952 section 2.2: members
-one after another; zlib's ``gzread``, which ITK and Slicer read NIfTI with, Python's ``gzip`` and
-nibabel read it as one stream): each run of k slices outside the label is one member compressed
-once per slice size and kept, so a 512 x 512 x 160 answer of a few slices costs those slices,
-not 40 MB of deflate. The caller may name the boxes that hold the label (``boxes``), which
-spares the scan of the whole volume for its bounding box.
+that. Done on the whole volume it costs more than the network pass; here only the rows (j) of
+the label's boxes are reordered (16 k slices at a time: reading one k slice of a C-ordered box
+touches a cache line per voxel), and the volume is written as runs: zeros, then the bytes from
+a slice's first box voxel to its last (:func:`runs_i_fastest`). Compression is gzip level 1
+(``zlib``, the same streams a ``.gz`` reader expects) or none: a label of mostly zeros
+compresses almost as well at level 1 as at the default level 6, in a fraction of the time. A
+``.nii.gz`` is a multi-member gzip file (RFC 1952 section 2.2: members one after another;
+zlib's ``gzread``, which ITK and Slicer read NIfTI with, Python's ``gzip`` and nibabel read it
+as one stream): each run of zeros is a few members compressed once per size and kept, and each
+slice's label bytes one member, so a 512 x 512 x 160 answer costs the label's rows, not 40 MB
+of deflate. An uncompressed file leaves its zeros as holes the file system fills. The caller
+may name the boxes that hold the label (``boxes``), which spares the scan of the whole volume
+for its bounding box.
 
 Formats, by the file's suffix:
 
@@ -81,9 +83,13 @@ def check_boxes(label: np.ndarray, boxes: Sequence[Box] | None) -> list[Box]:
     return clipped
 
 
-def planes_i_fastest(label: np.ndarray, dtype: np.dtype, boxes: Sequence[Box] | None = None
-                     ) -> Iterator[bytes | None]:
-    """Each k slice of an (X, Y, Z) ``label`` as ``dtype`` bytes, i fastest then j; None for a slice of zeros.
+def runs_i_fastest(label: np.ndarray, dtype: np.dtype, boxes: Sequence[Box] | None = None
+                   ) -> Iterator[tuple[int, bytes]]:
+    """The voxels of an (X, Y, Z) ``label`` as ``dtype`` bytes, i fastest then j then k, as runs:
+    ``(zeros, data)`` pairs, ``zeros`` zero bytes followed by ``data``; one pair per k slice that
+    holds the label (``data``: from the first to the last byte of its boxes' rows in that slice),
+    and a last pair ``(zeros, b"")`` for the zeros after the label. Their concatenation is the
+    whole volume's bytes.
 
     Args:
         label: the label.
@@ -97,21 +103,32 @@ def planes_i_fastest(label: np.ndarray, dtype: np.dtype, boxes: Sequence[Box] | 
     x, y, z = label.shape
     dtype = np.dtype(dtype)
     boxes = check_boxes(label, boxes)
+    plane_bytes = x * y * dtype.itemsize
+    zeros = 0
     for first in range(0, z, _K_CHUNK):
         last = min(first + _K_CHUNK, z)
         active = [b for b in boxes if b[2].start < last and b[2].stop > first]
         if not active:
-            yield from (None for _ in range(first, last))
+            zeros += (last - first) * plane_bytes
             continue
-        planes = np.zeros((last - first, y, x), dtype=dtype)  # (K, Y, X) in C order: i fastest
+        j0, j1 = min(b[1].start for b in active), max(b[1].stop for b in active)
+        i0, i1 = min(b[0].start for b in active), max(b[0].stop for b in active)
+        rows = np.zeros((last - first, j1 - j0, x), dtype=dtype)  # (K, rows, X) in C order: i fastest
         covered = np.zeros(last - first, dtype=bool)
         for b in active:
             k0, k1 = max(b[2].start, first), min(b[2].stop, last)
             part = np.ascontiguousarray(label[b[0], b[1], k0:k1])  # (X', Y', K'): runs along k are contiguous
-            planes[k0 - first:k1 - first, b[1], b[0]] = part.transpose(2, 1, 0)  # overlaps hold the same values
+            rows[k0 - first:k1 - first, b[1].start - j0:b[1].stop - j0, b[0]] = part.transpose(2, 1, 0)
             covered[k0 - first:k1 - first] = True
+        lead = (j0 * x + i0) * dtype.itemsize  # zero bytes of a slice before its first box voxel
+        span = ((j1 - j0 - 1) * x + i1 - i0) * dtype.itemsize
         for n in range(last - first):
-            yield planes[n].tobytes() if covered[n] else None
+            if not covered[n]:
+                zeros += plane_bytes
+                continue
+            yield zeros + lead, rows[n].reshape(-1).view(np.uint8)[i0 * dtype.itemsize:][:span].tobytes()
+            zeros = plane_bytes - lead - span
+    yield zeros, b""
 
 
 def nifti_header(shape: tuple[int, int, int], affine: np.ndarray, dtype: np.dtype) -> bytes:
@@ -148,41 +165,57 @@ def nrrd_header(shape: tuple[int, int, int], affine: np.ndarray, dtype: np.dtype
     return ("\n".join(lines) + "\n\n").encode("ascii")
 
 
-@functools.lru_cache(maxsize=16)
+#: The largest zero member kept (bytes); longer runs of zeros repeat it.
+_ZERO_MEMBER_MAX = 1 << 20
+
+
+@functools.lru_cache(maxsize=32)
 def _zero_member(nbytes: int) -> bytes:
     """One gzip member holding ``nbytes`` zero bytes (compressed once per size, then kept)."""
     return zlib.compress(bytes(nbytes), GZIP_LEVEL, 16 + zlib.MAX_WBITS)  # 16+: a gzip member
 
 
-def _write_gzip_members(out: BinaryIO, head: bytes, planes: Iterator[bytes | None], plane_bytes: int) -> None:
-    """``head`` and the planes as gzip members: each run of non-zero planes one member (``head``
-    starts the first), each zero plane the kept member of :func:`_zero_member`."""
+def _zero_members(nbytes: int) -> Iterator[bytes]:
+    """Gzip members holding ``nbytes`` zero bytes in all: the 1 MiB member repeated, then one kept
+    member per set bit of the rest (at most 21 sizes are ever compressed)."""
+    for _ in range(nbytes // _ZERO_MEMBER_MAX):
+        yield _zero_member(_ZERO_MEMBER_MAX)
+    rest = nbytes % _ZERO_MEMBER_MAX
+    while rest:
+        bit = rest & -rest
+        yield _zero_member(bit)
+        rest -= bit
+
+
+def _write_gzip_members(out: BinaryIO, head: bytes, runs: Iterator[tuple[int, bytes]]) -> None:
+    """``head`` (its own member), then each run's zeros as kept members (:func:`_zero_members`)
+    and its data as one member: only the label's rows are ever compressed."""
+    out.write(zlib.compress(head, GZIP_LEVEL, 16 + zlib.MAX_WBITS))
+    for zeros, data in runs:
+        for member in _zero_members(zeros):
+            out.write(member)
+        if data:
+            out.write(zlib.compress(data, GZIP_LEVEL, 16 + zlib.MAX_WBITS))
+
+
+def _write_body(out: BinaryIO, runs: Iterator[tuple[int, bytes]], gzip: bool) -> None:
+    """The runs raw (zeros as a hole the file system fills with zeros) or as ONE gzip stream
+    (NRRD's reader, teem, wants one)."""
+    if not gzip:
+        for zeros, data in runs:
+            out.seek(zeros, os.SEEK_CUR)
+            out.write(data)
+        out.truncate()  # a trailing hole counts in the file's size
+        return
     stream = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    if head:
-        out.write(stream.compress(head))
-    open_member = bool(head)
-    for plane in planes:
-        if plane is None:
-            if open_member:
-                out.write(stream.flush())
-                stream, open_member = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS), False
-            out.write(_zero_member(plane_bytes))
-        else:
-            out.write(stream.compress(plane))
-            open_member = True
-    if open_member:
-        out.write(stream.flush())
-
-
-def _write_body(out: BinaryIO, planes: Iterator[bytes | None], plane_bytes: int, gzip: bool) -> None:
-    """The planes raw (a zero plane as zero bytes) or as ONE gzip stream (NRRD's reader, teem, wants one)."""
-    zeros = bytes(plane_bytes)
-    stream = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS) if gzip else None
-    for plane in planes:
-        block = zeros if plane is None else plane
-        out.write(stream.compress(block) if stream is not None else block)
-    if stream is not None:
-        out.write(stream.flush())
+    block = memoryview(bytes(_ZERO_MEMBER_MAX))
+    for zeros, data in runs:
+        while zeros:
+            step = min(zeros, _ZERO_MEMBER_MAX)
+            out.write(stream.compress(block[:step]))
+            zeros -= step
+        out.write(stream.compress(data))
+    out.write(stream.flush())
 
 
 def write_label(label: np.ndarray, affine: np.ndarray, path: str | os.PathLike, dtype: str | np.dtype = "uint8",
@@ -218,14 +251,13 @@ def write_label(label: np.ndarray, affine: np.ndarray, path: str | os.PathLike, 
     else:
         gzip = suffix == ".nii.gz"
         header = nifti_header(shape, affine, dtype)
-    planes = planes_i_fastest(label, dtype, boxes)
-    plane_bytes = shape[0] * shape[1] * dtype.itemsize
+    runs = runs_i_fastest(label, dtype, boxes)
     with open(path, "wb") as out:
-        if suffix == ".nii.gz":  # gzip members: the header and data, zero slices from the kept member
-            _write_gzip_members(out, header, planes, plane_bytes)
+        if suffix == ".nii.gz":  # gzip members: the header, the label's rows, zeros from kept members
+            _write_gzip_members(out, header, runs)
         else:  # a NRRD header stays readable text, only its data may be compressed; a .nii is raw
             out.write(header)
-            _write_body(out, planes, plane_bytes, gzip)
+            _write_body(out, runs, gzip)
     return path
 
 
@@ -243,5 +275,5 @@ def write_label_temporary(label: np.ndarray, affine: np.ndarray, suffix: str = "
     return name
 
 
-__all__ = ["GZIP_LEVEL", "SUFFIXES", "Box", "check_boxes", "foreground_box", "planes_i_fastest",
+__all__ = ["GZIP_LEVEL", "SUFFIXES", "Box", "check_boxes", "foreground_box", "runs_i_fastest",
            "suffix_of", "write_label", "write_label_temporary"]

@@ -31,10 +31,11 @@ import numpy as np
 import torch
 
 from lib.interaction.clicks import Click
+from lib.precision import forward
+from lib.segmentation.transforms import MODEL_SPACING
 from lib.segmentation.transforms import inferer as stage1_inferer
 from lib.two_stage.network import GUIDANCE_CHANNELS, SIZE_DIVISOR, load_refinement, load_stage1
 from lib.two_stage.preprocess import PreparedImage, to_model_grid
-from lib.segmentation.transforms import MODEL_SPACING
 from lib.two_stage.transforms import EVAL_MARGIN_MM, SIGMA_VOXELS, click_maps, crop_padded, pad_box, target_box
 
 #: The largest box (model voxels, X, Y, Z) the refinement net sees at once: 288 x 288 x 288 mm.
@@ -188,7 +189,7 @@ class TwoStageModel:
         inputs = refinement_input(image.to(self.device), previous.to(self.device), clicks, box)[None]
         total = None
         for member in self.refinement:
-            p = torch.sigmoid(member(inputs[:, : _in_channels(member)]))[0, 0]
+            p = torch.sigmoid(forward(member, inputs[:, : _in_channels(member)]))[0, 0]
             total = p if total is None else total + p
         return paste(previous.cpu().float(), (total / len(self.refinement)).cpu(), box)
 

@@ -31,6 +31,7 @@ import torch
 from monai.transforms import Orientation
 
 from lib.evaluation.harness import evaluate
+from lib.evaluation.precision import InPrecision, split_precision
 from lib.evaluation.registry import make_segmenter
 from lib.evaluation.report import write_report
 from lib.imaging.prepare import first_channel_tensor, prepare_array
@@ -84,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
                         help="first phantom seed (900: held out; 800: validation; its folder then ends in _seeds800)")
     args = parser.parse_args(argv)
     methods = args.methods.split(",")
-    if methods[0] not in UNIVERSAL_METHODS:
+    if split_precision(methods[0])[0] not in UNIVERSAL_METHODS:
         parser.error(f"--methods must start with a universal model ({sorted(UNIVERSAL_METHODS)}): its regions give "
                      "the resolution ceiling and its clicks are the shared ones")
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
@@ -99,8 +100,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
             continue
         segmenters = []
         for n, method in enumerate(methods):
-            if method in UNIVERSAL_METHODS:
-                segmenters.append(UNIVERSAL_METHODS[method](args.weights if n == 0 else None))
+            base, precision = split_precision(method)
+            if base in UNIVERSAL_METHODS:
+                segmenter = UNIVERSAL_METHODS[base](args.weights if n == 0 else None)
+                segmenters.append(segmenter if precision is None else InPrecision(segmenter, precision))
             else:
                 segmenters.append(make_segmenter(method))
         result = evaluate(segmenters, cases, "din_evaluation", args.max_clicks, 0, mode,

@@ -31,6 +31,7 @@ from lib.imaging.crop import cut
 from lib.imaging.intensity import Policy, choose_policy, normalise
 from lib.imaging.prepare import PreparedImage, first_channel_tensor
 from lib.interaction.clicks import Click
+from lib.precision import forward
 from lib.universal_click.click_cut import ClickCut, click_cut
 from lib.universal_click.network import takes_proposal
 from lib.universal_click.proposal import cut_intensity, proposal
@@ -211,7 +212,7 @@ def predict_region(network: torch.nn.Module, array: np.ndarray, clicks: Sequence
         channels.append(proposal(image, inside, region.spacing_mm(ras_spacing))[None])
     inputs = torch.from_numpy(np.concatenate(channels).astype(np.float32))[None].to(device)
     network.eval()
-    return torch.sigmoid(network(inputs))[0, 0].float().cpu().numpy()
+    return torch.sigmoid(forward(network, inputs))[0, 0].cpu().numpy()
 
 
 def recut_region(array: np.ndarray, probability: np.ndarray, clicks: Sequence[Click], region: Region,

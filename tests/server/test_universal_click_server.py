@@ -11,6 +11,7 @@ from monailabel.client.client import MONAILabelClientException
 
 from lib.phantom.datastore import write_datastore
 from lib.phantom.io import save_nifti_atomic
+from lib.precision import resolve
 from tests.server.answer_checks import assert_stage_times
 from tests.server.conftest import serving
 
@@ -38,6 +39,8 @@ def test_info_lists_the_task_with_its_intensity_policies(uc_server):
     # the served model is the one that corrects the graph-cut proposal (4 input channels), said in /info
     assert model["config"]["model"] == "gc" and model["config"]["input_channels"] == 4
     assert "graph cut" in model["config"]["proposal"]
+    # its forward passes: bfloat16 on a CPU with AMX bfloat16 units, float32 elsewhere (lib.precision)
+    assert model["precision"] == resolve("auto", "cpu")
 
 
 @pytest.mark.parametrize("image_id, policy", [("phantom_0001", "auto"), ("inverted_0001", "percentile")])
