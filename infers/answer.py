@@ -179,8 +179,7 @@ def set_task_precision(task: Any, precision: str | None) -> None:
         resolve(precision)  # the name checked before any task keeps it
     if precision is None or not isinstance(task, AnswerTask) or task.precision is None:
         return
-    task.precision = precision
-    task._networks = {}  # type: ignore[attr-defined]  (networks loaded before carry the former format)
+    task.precision = precision  # _get_network gives it to the network on every request
 
 
 def answer_in_box(data: dict[str, Any], probability: np.ndarray, box: Box, prepared) -> dict[str, Any]:

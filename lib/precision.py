@@ -5,8 +5,8 @@ units run 3D convolutions 2-4x faster than float32 (``benchmarks/precision.py``)
 ``torch.autocast`` the convolutions take bfloat16 inputs and weights while normalisations and
 reductions stay float32; the network's output is cast back to float32 before any sigmoid,
 softmax or threshold. Whether a method keeps its accuracy that way is measured, per method, by
-the evaluation harness in both formats (``python -m lib.evaluation.precision``); the infer tasks
-default to what was measured (``infers/answer.py``).
+the evaluation harness in both formats (``python -m lib.evaluation --methods m,m@bfloat16``,
+:mod:`lib.evaluation.precision`); the infer tasks default to what was measured (``infers/answer.py``).
 
 A network carries its format as the attribute ``inference_precision`` (:func:`set_precision`);
 one without it runs in the format of the environment variable ``RADIOTHERAPY_PRECISION``
