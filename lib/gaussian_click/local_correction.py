@@ -225,6 +225,12 @@ def correct_locally(
 
 
 
+def lowest_read(confidence: float = CORRECTION_CONFIDENCE) -> float:
+    """The lowest network probability :func:`correct_locally` tells apart from 0 (its ``keeps``,
+    ``>= 0.5 - confidence``): an answer may be cut to where it reaches this."""
+    return 0.5 - confidence
+
+
 def correction_work_box(
     shape: Sequence[int], answer_box: Box, clicks: Sequence[Click], previous: np.ndarray | None,
     spacing: Sequence[float], margin_mm: float = CORRECTION_MARGIN_MM,
@@ -232,9 +238,11 @@ def correction_work_box(
     """The box of an (X, Y, Z) grid of ``shape`` outside which :func:`correct_locally` reads and
     writes nothing but zeros: the network's answer box, the previous answer's bounding box and one
     voxel more, and around each click the largest box a correction looks at
-    (``MAX_DEPTH_MM + margin_mm``, as :func:`click_depth_mm` and :func:`correction_region` cut it)."""
-    reach = [int(np.ceil((MAX_DEPTH_MM + margin_mm) / s)) + 1 for s in spacing]
+    (``MAX_DEPTH_MM + margin_mm``, as :func:`click_depth_mm` and :func:`correction_region` cut it).
+    With no previous foreground nothing is corrected (only the clicks are labelled and the
+    clicked components kept): the clicks' own voxels are enough there."""
     previous_box = mask_box(np.asarray(previous) > 0.5, margin=1) if previous is not None else None
+    reach = [int(np.ceil((MAX_DEPTH_MM + margin_mm) / s)) + 1 for s in spacing] if previous_box else [0, 0, 0]
     clicked = around_points([c.index for c in clicks], reach, shape)
     return union_box([answer_box, previous_box, clicked], shape) or full_box(shape)
 
@@ -283,6 +291,7 @@ __all__ = [
     "MAX_DEPTH_MM",
     "apply_click_labels",
     "click_depth_mm",
+    "lowest_read",
     "contour_distance_mm",
     "correct_locally",
     "correct_locally_in_box",

@@ -35,9 +35,12 @@ from lib.gaussian_click.inputs import (
     slice_window,
 )
 from lib.gaussian_click.network import load_network
-from lib.imaging.boxes import Box, paste
+from lib.imaging.boxes import Box, mask_box, paste
 from lib.imaging.prepare import PreparedImage, prepare_file
 from lib.interaction.clicks import Click
+
+#: The probability the served answer is thresholded at: voxels that cannot reach it are not resampled.
+FLOOR = 0.5
 from lib.precision import forward
 from lib.session_cache import SessionCache, file_key, session_key, shared_cache
 
@@ -91,10 +94,11 @@ def segment_prepared(
     anchor: Click | None = None,
     device: str | torch.device = "cpu",
     sigma: Sequence[float] = SIGMA_VOXELS,
+    floor: float = FLOOR,
 ) -> np.ndarray:
-    """(X, Y, Z) float32 probability on the input grid, 0 outside the segmented window:
-    :func:`segment_prepared_box` pasted into the whole grid (same arguments)."""
-    values, box = segment_prepared_box(network, prepared, clicks, anchor, device, sigma)
+    """(X, Y, Z) float32 probability on the input grid, 0 outside the segmented window and where
+    it cannot reach ``floor``: :func:`segment_prepared_box` pasted into the whole grid (same arguments)."""
+    values, box = segment_prepared_box(network, prepared, clicks, anchor, device, sigma, floor)
     return paste(values, box, prepared.input_shape)
 
 
@@ -105,6 +109,7 @@ def segment_prepared_box(
     anchor: Click | None = None,
     device: str | torch.device = "cpu",
     sigma: Sequence[float] = SIGMA_VOXELS,
+    floor: float = FLOOR,
 ) -> tuple[np.ndarray, Box]:
     """Segment a prepared image with clicks on one box of its input grid.
 
@@ -115,10 +120,16 @@ def segment_prepared_box(
         anchor: the newest click (input indices), for the 2D slice choice; None: see module doc.
         device: where the network runs.
         sigma: Gaussian sigma in model voxels (X, Y, Z).
+        floor: the lowest probability the caller reads (a threshold): the box is cut to the input
+            voxels whose resampled probability can reach it (:meth:`PreparedImage.reach_region` of
+            the model voxels at or above it), so a small structure in a large study costs its own
+            box, not the window's (a 2D window spans the whole slice). The box lies inside the
+            window's and every voxel at or above ``floor`` keeps its value; those below it
+            outside the box read 0.
 
     Returns:
-        (float32 probability on the box, the box): the input box of the segmented window, outside
-        which the answer is 0 (an empty box with no foreground click among those used).
+        (float32 probability on the box, the box): outside the box the answer is 0 or below
+        ``floor`` (an empty box with no foreground click among those used, or none reaching ``floor``).
 
     Raises:
         ValueError: no clicks, or a click outside the image (named).
@@ -132,7 +143,11 @@ def segment_prepared_box(
     inputs = network_input(prepared.image[0].numpy(), model_clicks, window, sigma)
     probability = predict_window(network, inputs, device)
     model_space = paste_from_window(probability, window, prepared.spatial_shape)
-    box = prepared.input_region(window.box)
+    reached = mask_box(model_space[window.box] >= floor)
+    if reached is None:
+        return np.zeros((0, 0, 0), dtype=np.float32), (slice(0, 0), slice(0, 0), slice(0, 0))
+    model_box = tuple(slice(b.start + s, b.stop + s) for b, s in zip(reached, window.start))
+    box = prepared.reach_region(model_box, window.box)  # type: ignore[arg-type]
     return prepared.to_input_box(model_space, box), box
 
 
@@ -197,5 +212,5 @@ class ClickSegmenter:
         return segment_prepared(self.network, self.prepare(source), clicks, anchor, self.device)
 
 
-__all__ = ["ClickSegmenter", "answer_window", "choose_slice", "predict_window", "segment_prepared",
+__all__ = ["FLOOR", "ClickSegmenter", "answer_window", "choose_slice", "predict_window", "segment_prepared",
            "segment_prepared_box"]

@@ -27,9 +27,10 @@ from lib.gaussian_click.local_correction import (
     CORRECTION_MARGIN_MM,
     CORRECTION_SHELL_MM,
     correct_locally,
+    lowest_read,
 )
 from lib.gaussian_click.network import load_network
-from lib.gaussian_click.predict import answer_window, segment_prepared
+from lib.gaussian_click.predict import FLOOR, answer_window, segment_prepared
 from lib.imaging.prepare import PreparedImage, prepare_array
 from lib.interaction.clicks import Click
 
@@ -91,7 +92,8 @@ class GaussianClickSegmenter:
         if not any(c.positive for c in clicks):
             return base.copy()
         prepared = self._prepare(case)
-        answer = segment_prepared(self.network, prepared, clicks, clicks[-1], self.device)
+        floor = lowest_read(self.confidence) if self.dims == 3 else FLOOR
+        answer = segment_prepared(self.network, prepared, clicks, clicks[-1], self.device, floor=floor)
         if self.dims == 3:
             return correct_locally(
                 answer, clicks, previous, case.spacing, self.margin_mm, self.shell_mm, self.confidence

@@ -256,11 +256,29 @@ class PreparedImage:
         model_boxes = ndimage.find_objects(parts) if count <= max_boxes else [mask_box(above)]
         boxes = []
         for model_box in model_boxes:
-            grown = clip_box([b.start - 1 for b in model_box], [b.stop + 1 for b in model_box], self.spatial_shape)
-            box = self.input_region(grown)
+            box = self.reach_region(model_box)
             label[box] |= self.to_input_box(values, box) > threshold
             boxes.append(box)
         return label, boxes
+
+    def reach_region(self, model_box: Box, within: Box | None = None) -> Box:
+        """The input box outside which resampling (:meth:`to_input_box`) a model-space map that is 0
+        outside ``model_box`` gives 0: :meth:`input_region` of the box grown by one model voxel
+        (bilinear interpolation reads the neighbours within one voxel), clipped to the model grid.
+
+        Args:
+            model_box: three unit-step slices into the model-space grid (X, Y, Z), not empty.
+            within: a model-space box holding ``model_box`` whose :meth:`input_region` is all the
+                caller resamples (e.g. a network's window); the growth stops at its sides, so the
+                result lies inside that region and agrees with it wherever a value can come from
+                ``model_box``.
+        """
+        low = [b.start - 1 for b in model_box]
+        high = [b.stop + 1 for b in model_box]
+        if within is not None:
+            low = [max(v, w.start) for v, w in zip(low, within)]
+            high = [min(v, w.stop) for v, w in zip(high, within)]
+        return self.input_region(clip_box(low, high, self.spatial_shape))
 
     def input_region(self, box: tuple[slice, slice, slice], margin: int = 1) -> tuple[slice, slice, slice]:
         """The box of the input grid whose voxel centres lie in a model-space box, plus ``margin`` voxels.

@@ -214,6 +214,8 @@ def test_the_correction_in_its_work_box_is_the_whole_grids(seed):
     answer[answer_box] = values
     clicks = [Click((75, 65, 19), True), Click((int(rng.integers(56, 94)), int(rng.integers(46, 84)), 20), False),
               Click((int(rng.integers(56, 94)), 60, 18), bool(seed % 2))]
+    if seed % 3 == 0:  # no previous: a click far from the answer is still labelled (a work box without reach)
+        clicks.append(Click((int(rng.integers(150, 300)), int(rng.integers(150, 280)), 40), True))
     settings = {"margin_mm": float(rng.choice([6.0, 12.0, 24.0])), "shell_mm": [None, 3.0][seed % 2],
                 "confidence": float(rng.choice([0.1, 0.35]))}
     whole = correct_locally(answer, clicks, previous, spacing, **settings)

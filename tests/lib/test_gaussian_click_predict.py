@@ -141,3 +141,33 @@ def test_a_prepared_image_of_the_other_model_is_refused(tmp_path):
     prepared = segmenter(3).prepare(path)
     with pytest.raises(ValueError, match="prepared for a 3D model"):
         segmenter(2).segment(prepared, [Click(CLICK, True)])
+
+
+@pytest.mark.parametrize("orientation", ["RAS", "LPS", "oblique"])
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("floor", [0.15, 0.5])
+def test_the_answer_cut_to_where_it_reaches_the_floor_keeps_every_voxel_at_or_above_it(
+    tmp_path, orientation, dims, floor
+):
+    # fine input voxels (1 x 1 x 2 mm against the model's 3 x 3 x 6 / 0): a box grown by a model voxel
+    # holds several input voxels, so a cut one input voxel short would show
+    path, _, _ = write_volume(tmp_path, orientation, shape=(48, 40, 12), spacing=(1.0, 1.2, 2.0))
+    model = segmenter(dims)
+    prepared = model.prepare(path)
+    clicks = [Click((20, 18, 6), True), Click((30, 22, 6), True), Click((26, 12, 6), False)]
+    values, box = predict.segment_prepared_box(model.network, prepared, clicks, clicks[-1], floor=floor)
+    # the reference: the network's whole window resampled, as before the cut
+    model_clicks = prepared.clicks_to_model(clicks)
+    window = predict.answer_window(prepared, model_clicks, model_clicks[-1])
+    inputs = network_input(prepared.image[0].numpy(), model_clicks, window)
+    model_space = paste_from_window(predict.predict_window(model.network, inputs), window, prepared.spatial_shape)
+    whole_window = prepared.input_region(window.box)
+    reference = prepared.to_input_grid(model_space, whole_window)
+    cut = np.zeros(prepared.input_shape, np.float32)
+    cut[box] = values
+    assert all(w.start <= b.start and b.stop <= w.stop for b, w in zip(box, whole_window))
+    assert np.prod([b.stop - b.start for b in box]) < 0.5 * np.prod([w.stop - w.start for w in whole_window])
+    assert (reference >= floor).any()
+    np.testing.assert_array_equal(cut >= floor, reference >= floor)
+    kept = cut >= floor
+    np.testing.assert_allclose(cut[kept], reference[kept], rtol=0, atol=1e-6)
