@@ -16,13 +16,14 @@ heart): :func:`gtv_probability` turns the averaged softmax into one GTV probabil
 above 0.5 exactly where GTV is the arg-max class, so stage 1's mask is the automatic
 model's GTV label.
 
-The refinement net sees a box around the previous answer's foreground and the clicks, plus
-a 30 mm margin (:func:`refinement_box`), as it was trained on crops around the target plus a
-margin; the previous answer is kept outside that box.
+The refinement net sees a box around the clicks and the previous answer's foreground near
+them, plus a 30 mm margin (:func:`refinement_box`), as it was trained on crops around the
+target plus a margin; the previous answer is kept outside that box.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lib.imaging.boxes import around_points, full_box
 from lib.interaction.clicks import Click
 from lib.precision import forward
 from lib.segmentation.transforms import MODEL_SPACING
@@ -40,6 +42,9 @@ from lib.two_stage.transforms import EVAL_MARGIN_MM, SIGMA_VOXELS, click_maps, c
 
 #: The largest box (model voxels, X, Y, Z) the refinement net sees at once: 288 x 288 x 288 mm.
 MAX_WINDOW: tuple[int, int, int] = (96, 96, 48)
+#: The previous answer the refinement box holds: its foreground within this distance (mm, per
+#: axis) of the clicks' box, a large GTV's extent; farther parts are kept as they were.
+NEAR_CLICKS_MM = 60.0
 GTV_CLASS = 1
 
 
@@ -66,22 +71,30 @@ def refinement_box(
     spacing: Sequence[float] = MODEL_SPACING,
     margin_mm: float = EVAL_MARGIN_MM,
     max_window: Sequence[int] = MAX_WINDOW,
+    near_mm: float | None = NEAR_CLICKS_MM,
 ) -> tuple[slice, slice, slice]:
     """The box (three slices, X, Y, Z; sides multiples of 8) of the model-space grid the refinement net sees.
 
-    As training crops around the target, inference crops around what stands for it: the
-    previous answer's foreground (``> 0.5``) and every click, grown by ``margin_mm``
-    (:func:`lib.two_stage.transforms.target_box`). A side longer than ``max_window`` is cut
-    to ``max_window`` centred on the clicks; the box may reach past the grid (padded there).
+    As training crops around the target, inference crops around what stands for it: every
+    click and the previous answer's foreground (``> 0.5``) within ``near_mm`` of the clicks'
+    box (None: all of it), grown by ``margin_mm`` (:func:`lib.two_stage.transforms.target_box`).
+    The clicks say which structure is being corrected: stage 1's false positives elsewhere in a
+    large study are not refined (they stay as they were) and do not stretch the box. A side
+    longer than ``max_window`` is cut to ``max_window`` centred on the clicks; the box may reach
+    past the grid (padded there).
     """
-    around = np.zeros(tuple(int(n) for n in shape), dtype=bool)
+    shape = tuple(int(n) for n in shape)
+    region = full_box(shape)
+    if near_mm is not None and clicks:
+        region = around_points([c.index for c in clicks], [math.ceil(near_mm / s) for s in spacing], shape)
+    around = np.zeros([b.stop - b.start for b in region], dtype=bool)
     if previous is not None:
-        around |= np.asarray(previous) > 0.5
+        around |= np.asarray(previous[region]) > 0.5
     for c in clicks:
-        around[c.index] = True
+        around[tuple(i - b.start for i, b in zip(c.index, region))] = True
     if not around.any():
         return pad_box(shape)
-    box = list(target_box(around, spacing, margin_mm))
+    box = list(target_box(around, spacing, margin_mm, shift=[b.start for b in region]))
     points = np.array([c.index for c in clicks]) if clicks else np.argwhere(around)
     centre = (points.min(axis=0) + points.max(axis=0) + 1) // 2
     for axis, m in enumerate(max_window):
@@ -137,16 +150,20 @@ class TwoStageModel:
         refinement: refinement nets, all of one number of image channels; may be empty for
             stage 1 alone (then :meth:`refine` refuses).
         device: where they run.
+        near_clicks_mm: the refinement box holds the previous answer within this of the clicks
+            (:func:`refinement_box`); None: all of it (the rule before, for comparison).
     """
 
     def __init__(
-        self, stage1: Sequence[torch.nn.Module], refinement: Sequence[torch.nn.Module], device: str | torch.device = "cpu"
+        self, stage1: Sequence[torch.nn.Module], refinement: Sequence[torch.nn.Module], device: str | torch.device = "cpu",
+        near_clicks_mm: float | None = NEAR_CLICKS_MM,
     ) -> None:
         if not stage1:
             raise ValueError("a two-stage model needs at least one stage-1 member")
         self.device = torch.device(device)
         self.stage1 = [m.to(self.device).eval() for m in stage1]
         self.refinement = [m.to(self.device).eval() for m in refinement]
+        self.near_clicks_mm = near_clicks_mm
         channels = {_in_channels(m) - GUIDANCE_CHANNELS for m in self.refinement}
         if len(channels) > 1:
             raise ValueError(f"refinement members take different numbers of image channels: {sorted(channels)}")
@@ -154,10 +171,12 @@ class TwoStageModel:
 
     @classmethod
     def from_weights(
-        cls, stage1: Sequence[str | Path], refinement: Sequence[str | Path], device: str | torch.device = "cpu"
+        cls, stage1: Sequence[str | Path], refinement: Sequence[str | Path], device: str | torch.device = "cpu",
+        near_clicks_mm: float | None = NEAR_CLICKS_MM,
     ) -> TwoStageModel:
         """Members from weights files (``{"model": state_dict, ...}``; see :mod:`lib.two_stage.network`)."""
-        return cls([load_stage1(p, device) for p in stage1], [load_refinement(p, device) for p in refinement], device)
+        return cls([load_stage1(p, device) for p in stage1], [load_refinement(p, device) for p in refinement], device,
+                   near_clicks_mm)
 
     @torch.no_grad()
     def automatic(self, image: torch.Tensor) -> torch.Tensor:
@@ -185,7 +204,7 @@ class TwoStageModel:
             raise ValueError("refinement needs at least one click")
         if not self.refinement:
             raise ValueError("this model has no refinement member (stage 1 alone)")
-        box = refinement_box(image.shape[1:], clicks, previous)
+        box = refinement_box(image.shape[1:], clicks, previous, near_mm=self.near_clicks_mm)
         inputs = refinement_input(image.to(self.device), previous.to(self.device), clicks, box)[None]
         total = None
         for member in self.refinement:
@@ -271,6 +290,7 @@ def next_answer(
 
 __all__ = [
     "MAX_WINDOW",
+    "NEAR_CLICKS_MM",
     "SessionState",
     "TwoStageModel",
     "gtv_probability",

@@ -103,6 +103,13 @@ def two_stage_ct(weights: str | Path | None = None, device: str = "cpu") -> TwoS
     return TwoStageSegmenter.from_weights([STAGE1_CT], [weights or REFINEMENT_CT], "two_stage_ct", device=device)
 
 
+def two_stage_ct_whole_answer_box(device: str = "cpu") -> TwoStageSegmenter:
+    """2S-ICR on CT with the refinement box around the WHOLE previous answer and the clicks (the
+    rule before ``NEAR_CLICKS_MM``), to compare in the same run."""
+    model = TwoStageModel.from_weights([STAGE1_CT], [REFINEMENT_CT], device, near_clicks_mm=None)
+    return TwoStageSegmenter(model, "two_stage_ct_whole_answer_box")
+
+
 def two_stage_ct_stage1(device: str = "cpu") -> TwoStageSegmenter:
     """Stage 1 alone (clicks ignored): 2S-ICR's 0-click reference."""
     return TwoStageSegmenter.from_weights([STAGE1_CT], [], "two_stage_ct_stage1", refine=False, device=device)

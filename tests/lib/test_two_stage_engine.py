@@ -176,3 +176,19 @@ def test_outside_the_refinement_box_the_previous_answer_stays():
     np.testing.assert_array_equal(out.numpy()[outside], previous.numpy()[outside])
     assert not torch.equal(out, previous)
     assert isinstance(SessionState(out, (click,), previous).nbytes, int)
+
+
+def test_the_refinement_box_holds_the_previous_answer_near_the_clicks_only():
+    shape = (160, 160, 40)  # 480 x 480 x 240 mm at the model's 3 x 3 x 6 mm
+    previous = torch.zeros(shape)
+    previous[20:30, 20:30, 10:14] = 0.9  # the structure being clicked
+    previous[44:50, 20:26, 10:12] = 0.9  # 42 mm from the click: near
+    previous[130:140, 130:140, 30:34] = 0.9  # a stage-1 false positive across the study
+    click = Click((25, 25, 12), False)
+    box = refinement_box(shape, [click], previous)
+    near = refinement_box(shape, [click], previous[:60, :60])  # the same without the far part
+    assert box == refinement_box((60, 60, 40), [click], previous[:60, :60]) == near
+    assert box[0].start <= 20 and box[0].stop >= 50  # the near part is in, with its margin
+    assert box[0].stop < 130 and box[1].stop < 130
+    whole = refinement_box(shape, [click], previous, near_mm=None)  # the rule before: the far part stretches it
+    assert whole[0].stop - whole[0].start == 96 and whole[0] != box[0]
