@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -160,10 +161,32 @@ class TwoStage(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
 
         if not strtobool(str(data.get("use_cache", True))):
             return start()
+        return self.answers.get_or_load(self._start_key(data), start)
+
+    def _start_key(self, data: dict[str, Any]) -> tuple:
+        """The key of the request's image start (stage 1's answer) among the kept answers."""
         path = os.path.realpath(str(data.get("image_path") or data.get("image")))
         version = self._model[0] if self._model is not None else None
-        key = ("two_stage", "stage1", path, os.stat(path).st_mtime_ns if os.path.exists(path) else 0, version)
-        return self.answers.get_or_load(key, start)
+        return ("two_stage", "stage1", path, os.stat(path).st_mtime_ns if os.path.exists(path) else 0, version)
+
+    def _with_label(self, data: dict[str, Any], prepared: PreparedImage, state: SessionState,
+                    before: SessionState | None) -> SessionState:
+        """``state`` with its answer on the image grid (``label``): kept from a repeated request or
+        stage 1's (resampled once per image), else updated in the refinement box from the label of
+        the answer it refined (the session's last or stage 1's), else resampled whole."""
+        if state.label is not None:
+            return state
+        start_key = self._start_key(data) if strtobool(str(data.get("use_cache", True))) else None
+        start = self.answers.get(start_key) if start_key is not None else None
+        if start is not None and state.answer is start.answer:  # a 0-click answer: stage 1's label
+            if start.label is None:
+                start = replace(start, label=prepared.to_input_label_boxes(start.answer.numpy()))
+                self.answers.put(start_key, start)
+            return replace(state, label=start.label)
+        for base in (before, start):
+            if base is not None and base.label is not None and state.base is base.answer and state.box is not None:
+                return replace(state, label=prepared.to_input_label_update(state.answer.numpy(), base.label, state.box))
+        return replace(state, label=prepared.to_input_label_boxes(state.answer.numpy()))
 
     def run_inferer(self, data: dict[str, Any], convert_to_batch=True, device="cuda") -> dict[str, Any]:
         device = device if torch.cuda.is_available() else "cpu"
@@ -173,13 +196,13 @@ class TwoStage(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
         key = self.session_key(data)
         if strtobool(str(data.get("reset", False))):
             self.answers.pop(key)
-        state: SessionState | None = self.answers.get(key)
+        before: SessionState | None = self.answers.get(key)
         with network_time(data, [*model.stage1, *model.refinement]):
-            if state is None:
-                state = self._image_start(data, model, prepared)
+            state = before if before is not None else self._image_start(data, model, prepared)
             state = next_answer(model, prepared, data["clicks"], state, previous)
+        state = self._with_label(data, prepared, state, before)
         self.answers.put(key, state)
-        mask, boxes = prepared.to_input_label_boxes(state.answer.numpy())  # each part's box only
+        mask, boxes = state.label  # type: ignore[misc]
         data["pred"] = MetaTensor(torch.from_numpy(mask.view(np.uint8)), affine=torch.as_tensor(prepared.input_affine))
         data["pred_boxes"] = boxes
         data["clicks_used"] = len(state.clicks)

@@ -26,6 +26,7 @@ _FACTORIES: dict[str, SegmenterFactory | str] = {
     "two_stage_ct": "lib.two_stage.segmenter:two_stage_ct",
     "two_stage_ct_stage1": "lib.two_stage.segmenter:two_stage_ct_stage1",
     "two_stage_ct_whole_answer_box": "lib.two_stage.segmenter:two_stage_ct_whole_answer_box",
+    "two_stage_ct_near_30": "lib.two_stage.segmenter:two_stage_ct_near_30",
     "two_stage_ct_ensemble": "lib.two_stage.segmenter:two_stage_ct_ensemble",
     "two_stage_ct_p02": "lib.two_stage.segmenter:two_stage_ct_p02",
     "two_stage_ct_scratch": "lib.two_stage.segmenter:two_stage_ct_scratch",

@@ -62,6 +62,12 @@ def union_box(boxes: Iterable[Box | None], shape: Sequence[int]) -> Box | None:
     return clip_box(low, high, shape)
 
 
+def intersect_box(a: Box, b: Box) -> Box | None:
+    """The voxels two boxes share, as a box; None when they share none."""
+    box = tuple(slice(max(x.start, y.start), min(x.stop, y.stop)) for x, y in zip(a, b))
+    return None if is_empty(box) else box  # type: ignore[arg-type]
+
+
 def within(inner: Box, outer: Box) -> Box:
     """``inner`` (a box of the grid, inside ``outer``) in the coordinates of ``outer``'s box."""
     return tuple(slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer))  # type: ignore[return-value]
@@ -74,4 +80,4 @@ def paste(values: np.ndarray, box: Box, shape: Sequence[int], dtype: np.dtype | 
     return out
 
 
-__all__ = ["Box", "around_points", "clip_box", "full_box", "is_empty", "mask_box", "paste", "union_box", "within"]
+__all__ = ["Box", "around_points", "clip_box", "full_box", "intersect_box", "is_empty", "mask_box", "paste", "union_box", "within"]

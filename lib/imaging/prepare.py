@@ -26,6 +26,7 @@ It is what the session cache holds.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,7 @@ from monai.transforms import (
 )
 from scipy import ndimage
 
-from lib.imaging.boxes import Box, clip_box, full_box, is_empty, mask_box
+from lib.imaging.boxes import Box, clip_box, full_box, intersect_box, is_empty, mask_box
 from lib.imaging.intensity import CT_WINDOW_HU
 from lib.imaging.resample import axis_map, resample_axis_aligned
 from lib.interaction.clicks import Click
@@ -250,16 +251,57 @@ class PreparedImage:
         values = np.asarray(volume, dtype=np.float32)
         above = values > threshold
         label = np.zeros(self.input_shape, dtype=bool)
-        parts, count = ndimage.label(above, np.ones((3, 3, 3), dtype=bool))
-        if count == 0:
+        region = mask_box(above)
+        if region is None:
             return label, []
-        model_boxes = ndimage.find_objects(parts) if count <= max_boxes else [mask_box(above)]
+        parts, count = ndimage.label(above[region], np.ones((3, 3, 3), dtype=bool))  # only where there is any
+        found = ndimage.find_objects(parts) if count <= max_boxes else [tuple(slice(0, n) for n in parts.shape)]
+        model_boxes = [tuple(slice(b.start + r.start, b.stop + r.start) for b, r in zip(part, region)) for part in found]
         boxes = []
         for model_box in model_boxes:
             box = self.reach_region(model_box)
             label[box] |= self.to_input_box(values, box) > threshold
             boxes.append(box)
         return label, boxes
+
+    def to_input_label_update(self, volume: np.ndarray | torch.Tensor, before: tuple[np.ndarray, list[Box]],
+                              changed: Box, threshold: float = 0.5) -> tuple[np.ndarray, list[Box]]:
+        """:meth:`to_input_label_boxes` of ``volume``, from that of a model-space volume equal to it
+        outside the model box ``changed`` (``before``: its ``(mask, boxes)``, not modified).
+
+        Outside the input voxels a resampling of ``changed`` can reach (:meth:`reach_region`) the
+        label is ``before``'s; inside, it is resampled where ``volume`` is above ``threshold`` near
+        the box (every model voxel those input voxels read: they lie within one model voxel plus one
+        input voxel of the box, and read neighbours within one model voxel).
+        A click that changes one region of a large study costs that region, not every part of the
+        answer again. Boxes of ``before`` inside the reach are dropped, the new one added.
+
+        Args:
+            volume: (X', Y', Z') values on the model-space grid.
+            before: the mask (X, Y, Z) bool on the input grid and its boxes.
+            changed: three unit-step slices of the model grid (may reach past it).
+        """
+        inner = clip_box([b.start for b in changed], [b.stop for b in changed], self.spatial_shape)
+        mask, boxes = before
+        if is_empty(inner):
+            return mask, list(boxes)
+        values = np.asarray(volume, dtype=np.float32)
+        reach = self.reach_region(inner)
+        mask = mask.copy()
+        mask[reach] = False
+        kept = [b for b in boxes if not all(r.start <= a.start and a.stop <= r.stop for a, r in zip(b, reach))]
+        sizes = [np.linalg.norm(a[:3, :3], axis=0) for a in (self.input_affine, self.model_affine)]
+        near = 3 + math.ceil(sizes[0].max() / sizes[1].min())  # model voxels, whatever the axes' order
+        read = clip_box([b.start - near for b in inner], [b.stop + near for b in inner], self.spatial_shape)
+        found = mask_box(values[read] > threshold)
+        if found is None:
+            return mask, kept
+        model_box = tuple(slice(f.start + r.start, f.stop + r.start) for f, r in zip(found, read))
+        box = intersect_box(self.reach_region(model_box), reach)  # type: ignore[arg-type]
+        if box is None:
+            return mask, kept
+        mask[box] = self.to_input_box(values, box) > threshold
+        return mask, [*kept, box]
 
     def reach_region(self, model_box: Box, within: Box | None = None) -> Box:
         """The input box outside which resampling (:meth:`to_input_box`) a model-space map that is 0

@@ -193,13 +193,19 @@ class TwoStageModel:
             total = softmax if total is None else total + softmax
         return gtv_probability(total / len(self.stage1)).cpu()
 
-    @torch.no_grad()
     def refine(self, image: torch.Tensor, previous: torch.Tensor, clicks: Sequence[Click]) -> torch.Tensor:
         """y(t) = f_IDL(x, y(t-1), C(t)): (X, Y, Z) probability; ``clicks`` are ALL clicks so far (model space).
 
         The members' sigmoid outputs are averaged; outside the refinement box the previous
         answer stays.
         """
+        return self.refine_in_box(image, previous, clicks)[0]
+
+    @torch.no_grad()
+    def refine_in_box(self, image: torch.Tensor, previous: torch.Tensor, clicks: Sequence[Click]
+                      ) -> tuple[torch.Tensor, tuple[slice, slice, slice]]:
+        """:meth:`refine` and the refinement box (model voxels; it may reach past the grid):
+        outside it the answer is ``previous``."""
         if not clicks:
             raise ValueError("refinement needs at least one click")
         if not self.refinement:
@@ -210,7 +216,7 @@ class TwoStageModel:
         for member in self.refinement:
             p = torch.sigmoid(forward(member, inputs[:, : _in_channels(member)]))[0, 0]
             total = p if total is None else total + p
-        return paste(previous.cpu().float(), (total / len(self.refinement)).cpu(), box)
+        return paste(previous.cpu().float(), (total / len(self.refinement)).cpu(), box), box
 
 
 def _in_channels(network: torch.nn.Module) -> int:
@@ -231,16 +237,25 @@ class SessionState:
         clicks: the clicks of y(t), voxel indices of the INPUT image, in order; () for y(0).
         automatic: stage 1's answer y(0) of the same image (kept: a session restarted with new
             clicks needs no second stage-1 pass).
+        base: the answer y(t) was refined from (y(t-1), y(0) or an uploaded label's), or None.
+        box: the refinement box (model voxels): outside it ``answer`` equals ``base``.
+        label: y(t) on the input grid as ``(mask, boxes)`` (:meth:`PreparedImage.to_input_label_boxes`)
+            once a server has made it; None before.
     """
 
     answer: torch.Tensor
     clicks: tuple[Click, ...]
     automatic: torch.Tensor
+    base: torch.Tensor | None = None
+    box: tuple[slice, slice, slice] | None = None
+    label: tuple[np.ndarray, list] | None = None
 
     @property
     def nbytes(self) -> int:
         """Memory held, bytes (for :class:`lib.session_cache.SessionCache`'s bound)."""
-        return int(self.answer.element_size() * self.answer.nelement() * 2)
+        tensors = [self.answer, self.automatic] + ([self.base] if self.base is not None else [])
+        label = self.label[0].nbytes if self.label is not None else 0
+        return int(sum(t.element_size() * t.nelement() for t in tensors) + label)
 
 
 def next_answer(
@@ -284,8 +299,8 @@ def next_answer(
         last = state.answer
     else:
         last = automatic
-    answer = model.refine(prepared.image, last, prepared.clicks_to_model(clicks))
-    return SessionState(answer, clicks, automatic)
+    answer, box = model.refine_in_box(prepared.image, last, prepared.clicks_to_model(clicks))
+    return SessionState(answer, clicks, automatic, last, box)
 
 
 __all__ = [

@@ -110,6 +110,13 @@ def two_stage_ct_whole_answer_box(device: str = "cpu") -> TwoStageSegmenter:
     return TwoStageSegmenter(model, "two_stage_ct_whole_answer_box")
 
 
+def two_stage_ct_near_30(device: str = "cpu") -> TwoStageSegmenter:
+    """2S-ICR on CT with the refinement box around the clicks and the previous answer within 30 mm of
+    them (the served rule takes ``NEAR_CLICKS_MM``), to choose that distance in the same run."""
+    model = TwoStageModel.from_weights([STAGE1_CT], [REFINEMENT_CT], device, near_clicks_mm=30.0)
+    return TwoStageSegmenter(model, "two_stage_ct_near_30")
+
+
 def two_stage_ct_stage1(device: str = "cpu") -> TwoStageSegmenter:
     """Stage 1 alone (clicks ignored): 2S-ICR's 0-click reference."""
     return TwoStageSegmenter.from_weights([STAGE1_CT], [], "two_stage_ct_stage1", refine=False, device=device)

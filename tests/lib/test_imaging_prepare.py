@@ -164,3 +164,32 @@ def test_an_answer_in_scattered_parts_is_resampled_part_by_part(tmp_path, orient
     merged, one = prepared.to_input_label_boxes(volume, max_boxes=1)  # too many parts: one box around all
     np.testing.assert_array_equal(merged, expected)
     assert len(one) == 1
+
+
+@pytest.mark.parametrize("orientation", ["RAS", "LPS", "oblique"])
+@pytest.mark.parametrize("spacing", [(1.0, 1.2, 2.0), (3.0, 3.0, 4.0), (4.5, 4.0, 10.0)])
+def test_a_label_updated_where_the_answer_changed_is_the_label_resampled_whole(tmp_path, orientation, spacing):
+    """Scattered parts, a box of the model grid changed (reaching past the grid too): the updated
+    label equals the whole resampling, its boxes hold it, and the label it started from is untouched."""
+    path, _, _ = write_volume(tmp_path, orientation, shape=(40, 36, 14), spacing=spacing)
+    prepared = prepare_file(path, 3)
+    rng = np.random.default_rng(sum(map(ord, orientation)) + int(10 * spacing[2]))
+    shape = prepared.spatial_shape
+    for _ in range(6):
+        before = np.where(rng.uniform(size=shape) > 0.97, rng.uniform(0.6, 1.0, shape), 0.0).astype(np.float32)
+        low = [int(rng.integers(-2, n)) for n in shape]
+        changed = tuple(slice(a, a + int(rng.integers(1, n + 3))) for a, n in zip(low, shape))
+        after = before.copy()
+        inner = tuple(slice(max(b.start, 0), min(b.stop, n)) for b, n in zip(changed, shape))
+        after[inner] = rng.uniform(size=after[inner].shape).astype(np.float32)
+        start = prepared.to_input_label_boxes(before)  # scattered parts: many boxes
+        kept = start[0].copy()
+        mask, boxes = prepared.to_input_label_update(after, start, changed)
+        whole = prepared.to_input_grid(after)
+        differ = mask != (whole > 0.5)  # an oblique box's resampling may round a value at 0.5 the other way
+        assert np.all(np.abs(whole[differ] - 0.5) < 1e-5) and differ.sum() <= 2
+        np.testing.assert_array_equal(start[0], kept)
+        inside = np.zeros(prepared.input_shape, dtype=bool)
+        for box in boxes:
+            inside[box] = True
+        assert not (mask & ~inside).any()
