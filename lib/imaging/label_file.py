@@ -86,10 +86,11 @@ def check_boxes(label: np.ndarray, boxes: Sequence[Box] | None) -> list[Box]:
 def runs_i_fastest(label: np.ndarray, dtype: np.dtype, boxes: Sequence[Box] | None = None
                    ) -> Iterator[tuple[int, bytes]]:
     """The voxels of an (X, Y, Z) ``label`` as ``dtype`` bytes, i fastest then j then k, as runs:
-    ``(zeros, data)`` pairs, ``zeros`` zero bytes followed by ``data``; one pair per k slice that
-    holds the label (``data``: from the first to the last byte of its boxes' rows in that slice),
-    and a last pair ``(zeros, b"")`` for the zeros after the label. Their concatenation is the
-    whole volume's bytes.
+    ``(zeros, data)`` pairs, ``zeros`` zero bytes followed by ``data``; in each k slice that holds
+    the label, one pair per group of boxes whose rows (j ranges) overlap (``data``: from the
+    group's first to its last byte in that slice), and a last pair ``(zeros, b"")`` for the zeros
+    after the label. Their concatenation is the whole volume's bytes. Parts of an answer scattered
+    across a study cost their own rows, not every row between them.
 
     Args:
         label: the label.
@@ -102,8 +103,9 @@ def runs_i_fastest(label: np.ndarray, dtype: np.dtype, boxes: Sequence[Box] | No
         raise ValueError(f"a label volume is (X, Y, Z), got shape {label.shape}")
     x, y, z = label.shape
     dtype = np.dtype(dtype)
+    size = dtype.itemsize
     boxes = check_boxes(label, boxes)
-    plane_bytes = x * y * dtype.itemsize
+    plane_bytes = x * y * size
     zeros = 0
     for first in range(0, z, _K_CHUNK):
         last = min(first + _K_CHUNK, z)
@@ -111,24 +113,54 @@ def runs_i_fastest(label: np.ndarray, dtype: np.dtype, boxes: Sequence[Box] | No
         if not active:
             zeros += (last - first) * plane_bytes
             continue
-        j0, j1 = min(b[1].start for b in active), max(b[1].stop for b in active)
-        i0, i1 = min(b[0].start for b in active), max(b[0].stop for b in active)
-        rows = np.zeros((last - first, j1 - j0, x), dtype=dtype)  # (K, rows, X) in C order: i fastest
-        covered = np.zeros(last - first, dtype=bool)
-        for b in active:
-            k0, k1 = max(b[2].start, first), min(b[2].stop, last)
-            part = np.ascontiguousarray(label[b[0], b[1], k0:k1])  # (X', Y', K'): runs along k are contiguous
-            rows[k0 - first:k1 - first, b[1].start - j0:b[1].stop - j0, b[0]] = part.transpose(2, 1, 0)
-            covered[k0 - first:k1 - first] = True
-        lead = (j0 * x + i0) * dtype.itemsize  # zero bytes of a slice before its first box voxel
-        span = ((j1 - j0 - 1) * x + i1 - i0) * dtype.itemsize
+        spans = [_rows_of(label, group, first, last, dtype) for group in _row_groups(active)]
         for n in range(last - first):
-            if not covered[n]:
-                zeros += plane_bytes
-                continue
-            yield zeros + lead, rows[n].reshape(-1).view(np.uint8)[i0 * dtype.itemsize:][:span].tobytes()
-            zeros = plane_bytes - lead - span
+            done = 0  # bytes of this slice written so far
+            for lead, rows, covered in spans:
+                if covered[n]:
+                    data = rows[n]
+                    yield zeros + lead - done, data
+                    zeros, done = 0, lead + len(data)
+            zeros += plane_bytes - done
     yield zeros, b""
+
+
+def _row_groups(boxes: Sequence[Box]) -> list[list[Box]]:
+    """``boxes`` grouped so that groups' j ranges do not overlap, in increasing j."""
+    groups: list[list[Box]] = []
+    stop = -1
+    for box in sorted(boxes, key=lambda b: b[1].start):
+        if groups and box[1].start < stop:
+            groups[-1].append(box)
+            stop = max(stop, box[1].stop)
+        else:
+            groups.append([box])
+            stop = box[1].stop
+    return groups
+
+
+def _rows_of(label: np.ndarray, group: Sequence[Box], first: int, last: int, dtype: np.dtype
+             ) -> tuple[int, list[bytes], np.ndarray]:
+    """One group's bytes in k slices ``first`` to ``last`` (exclusive): the byte offset of its first
+    voxel in a slice, each slice's bytes from there to its last voxel, and which slices it covers."""
+    x = label.shape[0]
+    size = dtype.itemsize
+    j0, j1 = min(b[1].start for b in group), max(b[1].stop for b in group)
+    i0, i1 = min(b[0].start for b in group), max(b[0].stop for b in group)
+    rows = np.zeros((last - first, j1 - j0, x), dtype=dtype)  # (K, rows, X) in C order: i fastest
+    covered = np.zeros(last - first, dtype=bool)
+    for b in group:
+        k0, k1 = max(b[2].start, first), min(b[2].stop, last)
+        if k0 >= k1:
+            continue
+        part = np.ascontiguousarray(label[b[0], b[1], k0:k1])  # (X', Y', K'): runs along k are contiguous
+        rows[k0 - first:k1 - first, b[1].start - j0:b[1].stop - j0, b[0]] = part.transpose(2, 1, 0)
+        covered[k0 - first:k1 - first] = True
+    lead = (j0 * x + i0) * size  # zero bytes of a slice before the group's first voxel
+    span = ((j1 - j0 - 1) * x + i1 - i0) * size
+    data = [rows[n].reshape(-1).view(np.uint8)[i0 * size:][:span].tobytes() if covered[n] else b""
+            for n in range(last - first)]
+    return lead, data, covered
 
 
 def nifti_header(shape: tuple[int, int, int], affine: np.ndarray, dtype: np.dtype) -> bytes:

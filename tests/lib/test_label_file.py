@@ -181,3 +181,21 @@ def test_an_uncompressed_label_ending_early_has_the_whole_size(oblique, tmp_path
     np.testing.assert_array_equal(data, values)
     last = int(np.ravel_multi_index((4, 5, 1), values.shape, order="F"))  # the last label voxel, i fastest
     assert path.read_bytes().endswith(b"\x01" + bytes(values.size - 1 - last))
+
+
+def test_parts_far_apart_are_written_as_their_own_rows(oblique, tmp_path):
+    """Two parts at opposite ends of the slices: each slice gives one run per part (not every row
+    between them), and the label reads back voxel for voxel."""
+    from lib.imaging.label_file import runs_i_fastest
+
+    values = np.zeros((50, 60, 20), np.uint8)
+    boxes = [(slice(3, 9), slice(2, 6), slice(4, 10)), (slice(40, 47), slice(50, 57), slice(6, 12))]
+    values[boxes[0]] = 1
+    values[boxes[1]] = 2
+    runs = list(runs_i_fastest(values, np.dtype("uint8"), boxes))
+    assert sum(len(d) for _, d in runs) < 2 * 14 * 9 * 50  # each part's rows only, not 55 rows per slice
+    assert sum(z + len(d) for z, d in runs) == values.size
+    assert len([d for _, d in runs if d]) == 6 + 6  # one run per part in each of its 6 slices
+    for named in (None, boxes):
+        path = write_label(values, oblique, tmp_path / "answer.nii.gz", boxes=named)
+        np.testing.assert_array_equal(np.asarray(nib.load(path).dataobj), values)
