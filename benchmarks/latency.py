@@ -377,11 +377,12 @@ def peak_rss_mb(pid: int) -> dict:
             "rss_mb_at_end": round(values.get("VmRSS", float("nan")), 1)}
 
 
-def serve_once(task: str, studies: list[Study], conf: dict, root: Path, args, warmup: bool) -> dict:
-    """Start a server, run every study's series, stop it; results of this server."""
+def serve_once(task: str, studies: list[Study], conf: dict, root: Path, args, warmup: bool, start: int = 0) -> dict:
+    """Start a server (the ``start``-th fresh one of this setting), run every study's series, stop it;
+    results of this server."""
     from monailabel.client import MONAILabelClient
 
-    tag = f"warmup_{'on' if warmup else 'off'}"
+    tag = f"warmup_{'on' if warmup else 'off'}" + (f"_{start}" if start else "")
     client_dir, edits = root / f"client_{tag}", root / f"edits_{tag}"
     client_dir.mkdir()
     edits.mkdir()
@@ -451,7 +452,8 @@ def run(args) -> dict:
             conf.update(untrained_weights(args.task, args.modality, root / "weights"))
             weights = "untrained (latency only)"
         settings = {"off": [False], "on": [True], "both": [False, True]}[args.warmup]
-        runs = [serve_once(args.task, studies, conf, root, args, warmup) for warmup in settings]
+        runs = [serve_once(args.task, studies, conf, root, args, warmup, n)
+                for warmup in settings for n in range(args.starts)]
         if args.sizes:
             for one in runs:
                 smallest = one["results"][0]["p50_ms"]
@@ -473,6 +475,10 @@ def run(args) -> dict:
                                     "note": f"{os.cpu_count()} cores shared with other jobs; a load above "
                                             "the cores slows every request"},
             "studies": {s.image_id: s.describe() for s in studies},
+            "starts": args.starts,
+            "first_request_over_p50": {
+                f"warmup_{'on' if warmup else 'off'}": first_over_p50([r for r in runs if r["warmup"] == warmup])
+                for warmup in settings},
             "runs": runs,
             "notes": "wall time of each REST request as the client sees it; first = the series' first request "
                      "(the cache miss in cached modes; 2S-ICR: zero_click = stage 1, first_click = the first "
@@ -485,6 +491,12 @@ def run(args) -> dict:
         }
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def first_over_p50(runs: Sequence[dict]) -> dict:
+    """The first request each fresh server answered over the p50 of its series: median, range, all."""
+    ratios = [r["server_first_over_p50"] for r in runs]
+    return {"median": round(float(np.median(ratios)), 2), "min": min(ratios), "max": max(ratios), "all": ratios}
 
 
 def parse_size(text: str) -> tuple[int, int, int]:
@@ -521,6 +533,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the click positions")
     p.add_argument("--background", choices=("near", "anywhere"), default="near",
                    help="background clicks within 15 mm of the tumour (a user's correction) or anywhere on the slice")
+    p.add_argument("--starts", type=int, default=1,
+                   help="fresh servers per warm-up setting: the first request after start is one sample per "
+                        "server (first_request_over_p50 gives their median and range)")
     p.add_argument("--out", type=Path, help="also write the JSON here")
     return p
 
@@ -533,6 +548,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         p.error(f"--modality for {args.task} is one of {MODALITIES[args.task]}, got {args.modality!r}")
     if args.clicks < 3:
         p.error("--clicks must be at least 3 (the first requests of a series are reported apart)")
+    if args.starts < 1:
+        p.error("--starts must be at least 1")
     if args.sizes and args.modality != "ct":
         p.error("--sizes is a CT series: leave --modality out")
     return emit(run(args), args.out)

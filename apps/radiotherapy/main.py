@@ -37,6 +37,7 @@ from apps.radiotherapy.active_learning import ActiveLearning  # noqa: E402
 from apps.radiotherapy.configs import CONFIGS  # noqa: E402
 from apps.radiotherapy.dicomweb import PacsDatastore, install_pacs_errors, is_dicomweb, open_pacs_datastore  # noqa: E402
 from apps.radiotherapy.guards import install_guards  # noqa: E402
+from apps.radiotherapy.guards.routes import guards  # noqa: E402
 from apps.radiotherapy.guards.datastore import AtomicLocalDatastore, datastore_options  # noqa: E402
 from apps.radiotherapy.http_errors import check_infer_request, install_http_errors  # noqa: E402
 from apps.radiotherapy.ohif import install_ohif_route  # noqa: E402
@@ -69,6 +70,12 @@ def absolute_dir(path: str) -> str:
     then names another file (2S-ICR's stage-1 weights went missing from ``/info`` that way).
     """
     return os.path.abspath(path)
+
+
+def in_inference_thread(fn):
+    """``fn()`` in a thread of the inference pool, which answers users (warm-up and prefetch go
+    there so that its threads, not only their own, are warm: ``BoundedPool.call``)."""
+    return guards().infer.call(fn)
 
 
 class RadiotherapyApp(MONAILabelApp):
@@ -126,13 +133,13 @@ class RadiotherapyApp(MONAILabelApp):
         from monailabel.app import app
 
         self.prefetch = None if str(self.conf.get("prefetch", "true")).lower() in ("false", "0", "no", "off") \
-            else Prefetcher(lambda: self._infers, self.datastore)
+            else Prefetcher(lambda: self._infers, self.datastore, in_inference_thread)
         install_guards(self.conf, LABELS, Path(self.model_dir) / "uploads", on_image_fetched=self.prefetch)
         install_ohif_route(app)
         install_pacs_errors(app)
         self._auto_update_scoring = False  # MONAI Label re-runs every scoring method after each next-sample
         super().on_init_complete()
-        start_warmup(self)  # each served task's first pass, in a background thread
+        start_warmup(self, in_inference_thread)  # each served task's first pass, in a background thread
         online = self.models.get(ONLINE)
         if online is not None and (online.work_dir / "state.json").exists():
             start_online_training(reason="resuming the online training of an earlier server run", delay_s=3.0)

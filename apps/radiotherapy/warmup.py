@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -74,8 +75,12 @@ def warmup_request(name: str, image: Path, label: Path, centre: list[int]) -> di
     return {**request, "label": "gtv", "foreground": [centre], "background": []}
 
 
-def run_warmup(infers: dict[str, Any]) -> dict[str, Any]:
+def run_warmup(infers: dict[str, Any], runner: Callable[[Callable[[], Any]], Any] | None = None) -> dict[str, Any]:
     """Call each task of ``infers`` (name -> MONAI Label infer task) once on the warm-up study.
+
+    Args:
+        runner: runs each call and returns its result (the inference pool's :meth:`BoundedPool.call`,
+            so the threads that answer users are the warm ones); default: in this thread.
 
     Returns:
         Per task the seconds it took, or the error it raised (as text).
@@ -88,7 +93,8 @@ def run_warmup(infers: dict[str, Any]) -> dict[str, Any]:
             start = time.perf_counter()
             image = images.get(getattr(task, "image_channels", 1), images[1])  # PET-CT tasks want both channels
             try:
-                answer, _ = task(warmup_request(name, image, label, centre))
+                request = warmup_request(name, image, label, centre)
+                answer, _ = (runner or (lambda fn: fn()))(lambda: task(request))  # noqa: B023 (called at once)
                 results[name] = {"seconds": round(time.perf_counter() - start, 2)}
                 if isinstance(answer, str):
                     Path(answer).unlink(missing_ok=True)
@@ -101,11 +107,12 @@ def run_warmup(infers: dict[str, Any]) -> dict[str, Any]:
     return results
 
 
-def start_warmup(app) -> threading.Thread | None:
+def start_warmup(app, runner: Callable[[Callable[[], Any]], Any] | None = None) -> threading.Thread | None:
     """Start the warm-up of ``app``'s infer tasks in a daemon thread, unless ``--conf warmup false``.
 
     Args:
         app: the MONAI Label app (its ``conf`` and its built infer tasks, ``_infers``).
+        runner: where each call runs (see :func:`run_warmup`).
 
     Returns:
         The started thread, or None when turned off.
@@ -118,7 +125,7 @@ def start_warmup(app) -> threading.Thread | None:
     def work() -> None:
         WARMUP.update(state="running", tasks={})
         start = time.perf_counter()
-        WARMUP["tasks"] = run_warmup(infers)
+        WARMUP["tasks"] = run_warmup(infers, runner)
         WARMUP["state"] = "done"
         logger.info(f"warm-up done in {time.perf_counter() - start:.1f} s: {WARMUP['tasks']}")
 

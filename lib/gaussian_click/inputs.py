@@ -33,6 +33,8 @@ SIGMA_VOXELS: tuple[float, float, float] = (2.0, 2.0, 1.0)
 ROI_3D: tuple[int, int, int] = (64, 64, 32)
 #: Margin kept around the clicks in a 3D region, model voxels.
 CLICK_MARGIN_3D: tuple[int, int, int] = (16, 16, 8)
+#: Largest 2D window, model voxels (384 x 384 mm at 3 mm): a larger slice is cut around the clicks.
+SLICE_2D: tuple[int, int] = (128, 128)
 
 
 def round_up(n: int, divisor: int = SIZE_DIVISOR) -> int:
@@ -116,10 +118,21 @@ def centred_window(
     return Window(tuple(start), tuple(stop), size)  # type: ignore[arg-type]
 
 
-def slice_window(model_shape: Sequence[int], z: int) -> Window:
-    """The whole axial slice ``z`` of the model-space image (2D model)."""
+def slice_window(model_shape: Sequence[int], z: int, clicks: Sequence[Click] = (),
+                 most: Sequence[int] = SLICE_2D) -> Window:
+    """The 2D model's window on axial slice ``z`` of the model-space image: the whole slice when
+    it is at most ``most`` voxels per axis (every phantom and any field of view up to 384 mm),
+    else ``most`` voxels centred on the slice's clicks, grown to hold each of them with
+    ``CLICK_MARGIN_3D``'s in-plane margin: a 512 x 512 CT slice costs the window, not the slice."""
     x, y = int(model_shape[0]), int(model_shape[1])
-    return centred_window(model_shape, (x // 2, y // 2, z), (x, y), dims=2)
+    here = np.array([c.index for c in clicks if c.index[2] == z], dtype=int).reshape(-1, 3)
+    if (x <= most[0] and y <= most[1]) or len(here) == 0:
+        return centred_window(model_shape, (x // 2, y // 2, z), (x, y), dims=2)
+    low, high = here.min(axis=0), here.max(axis=0)
+    centre = (low + high + 1) // 2
+    extent = [min(n, max(int(m), int(h - lo + 1 + 2 * g)))
+              for n, m, lo, h, g in zip((x, y), most, low, high, CLICK_MARGIN_3D)]
+    return centred_window(model_shape, (int(centre[0]), int(centre[1]), z), extent, dims=2)
 
 
 def clicks_region(

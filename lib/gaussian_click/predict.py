@@ -1,6 +1,7 @@
 """Segment with clicks: image (file or prepared) + clicks -> probability on the input grid.
 
-- 2D model: segments ONE axial slice of the model space. Which one: the slice of the
+- 2D model: segments ONE axial slice of the model space (on a slice wider than 384 mm, a
+  384 mm window of it around that slice's clicks: :func:`slice_window`). Which one: the slice of the
   ``anchor`` click when the caller knows which click is the newest (the evaluation harness
   does); otherwise the slice holding the most clicks, ties going to the slice whose click
   comes latest in the list (foreground clicks first, then background, as requests list
@@ -67,7 +68,7 @@ def choose_slice(clicks: Sequence[Click], anchor: Click | None = None) -> int:
 def answer_window(prepared: PreparedImage, clicks: Sequence[Click], anchor: Click | None = None) -> Window:
     """The window the model will see for these model-space clicks."""
     if prepared.dims == 2:
-        return slice_window(prepared.spatial_shape, choose_slice(clicks, anchor))
+        return slice_window(prepared.spatial_shape, choose_slice(clicks, anchor), clicks)
     return clicks_region(prepared.spatial_shape, clicks)
 
 

@@ -171,3 +171,15 @@ def test_the_answer_cut_to_where_it_reaches_the_floor_keeps_every_voxel_at_or_ab
     np.testing.assert_array_equal(cut >= floor, reference >= floor)
     kept = cut >= floor
     np.testing.assert_allclose(cut[kept], reference[kept], rtol=0, atol=1e-6)
+
+
+def test_a_slice_wider_than_the_2d_window_is_cut_around_its_clicks():
+    shape = (176, 170, 40)  # a 512 x 512 CT slice at the model's 3 mm
+    clicks = [Click((20, 30, 7), True), Click((40, 35, 7), False), Click((150, 160, 9), True)]
+    window = slice_window(shape, 7, clicks)
+    assert window.start[:2] == (0, 0) and window.stop[:2] == (128, 128) and window.size == (128, 128)
+    assert window.start[2] == 7 and window.stop[2] == 8
+    far = slice_window(shape, 7, [*clicks, Click((150, 40, 7), True)])  # clicks 130 voxels apart: held, margin too
+    assert far.start[0] <= 20 - 16 and far.stop[0] >= 150 + 16 + 1 and far.size[0] == 176
+    assert slice_window((112, 96, 40), 7, clicks).stop[:2] == (112, 96)  # a phantom's slice stays whole
+    assert slice_window(shape, 7).stop[:2] == (176, 170)  # no click there: the whole slice

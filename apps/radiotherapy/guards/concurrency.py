@@ -61,6 +61,13 @@ class BoundedPool:
     def in_flight(self) -> int:
         return self._in_flight
 
+    def call(self, fn: Callable[[], T]) -> T:
+        """``fn()`` in one of the pool's threads, waiting for it (the server's own background work:
+        warm-up, prefetch). Not counted against the bound. A thread's first torch call, and its
+        first at a new input shape, is slow (its OpenMP team, its oneDNN state): work done in the
+        threads that answer users leaves them ready for the user's first click."""
+        return self._executor.submit(fn).result()
+
     async def run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """``fn(*args, **kwargs)`` in a worker thread; HTTP 503 when the pool is full."""
         if self._in_flight >= self.workers + self.queue:
