@@ -39,11 +39,11 @@ from lib.gaussian_click.network import load_network
 from lib.imaging.boxes import Box, mask_box, paste
 from lib.imaging.prepare import PreparedImage, prepare_file
 from lib.interaction.clicks import Click
+from lib.precision import forward
+from lib.session_cache import SessionCache, file_key, session_key, shared_cache
 
 #: The probability the served answer is thresholded at: voxels that cannot reach it are not resampled.
 FLOOR = 0.5
-from lib.precision import forward
-from lib.session_cache import SessionCache, file_key, session_key, shared_cache
 
 
 def choose_slice(clicks: Sequence[Click], anchor: Click | None = None) -> int:

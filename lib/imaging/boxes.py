@@ -80,4 +80,5 @@ def paste(values: np.ndarray, box: Box, shape: Sequence[int], dtype: np.dtype | 
     return out
 
 
-__all__ = ["Box", "around_points", "clip_box", "full_box", "intersect_box", "is_empty", "mask_box", "paste", "union_box", "within"]
+__all__ = ["Box", "around_points", "clip_box", "full_box", "intersect_box", "is_empty", "mask_box", "paste",
+           "union_box", "within"]

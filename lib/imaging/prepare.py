@@ -256,7 +256,8 @@ class PreparedImage:
             return label, []
         parts, count = ndimage.label(above[region], np.ones((3, 3, 3), dtype=bool))  # only where there is any
         found = ndimage.find_objects(parts) if count <= max_boxes else [tuple(slice(0, n) for n in parts.shape)]
-        model_boxes = [tuple(slice(b.start + r.start, b.stop + r.start) for b, r in zip(part, region)) for part in found]
+        model_boxes = [tuple(slice(b.start + r.start, b.stop + r.start) for b, r in zip(part, region))
+                       for part in found]
         boxes = []
         for model_box in model_boxes:
             box = self.reach_region(model_box)

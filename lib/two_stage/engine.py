@@ -155,8 +155,8 @@ class TwoStageModel:
     """
 
     def __init__(
-        self, stage1: Sequence[torch.nn.Module], refinement: Sequence[torch.nn.Module], device: str | torch.device = "cpu",
-        near_clicks_mm: float | None = NEAR_CLICKS_MM,
+        self, stage1: Sequence[torch.nn.Module], refinement: Sequence[torch.nn.Module],
+        device: str | torch.device = "cpu", near_clicks_mm: float | None = NEAR_CLICKS_MM,
     ) -> None:
         if not stage1:
             raise ValueError("a two-stage model needs at least one stage-1 member")

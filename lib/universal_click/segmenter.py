@@ -97,7 +97,8 @@ def _cut_to_floor(values: np.ndarray, box: Box, floor: float) -> tuple[np.ndarra
     found = mask_box(values >= floor)
     if found is None:
         return np.zeros((0, 0, 0), np.float32), (slice(0, 0), slice(0, 0), slice(0, 0))
-    return values[found], tuple(slice(b.start + f.start, b.start + f.stop) for f, b in zip(found, box))  # type: ignore[return-value]
+    cut = tuple(slice(b.start + f.start, b.start + f.stop) for f, b in zip(found, box))
+    return values[found], cut  # type: ignore[return-value]
 
 
 class UniversalClickSegmenter:

@@ -65,4 +65,5 @@ def test_the_map_is_scipys_gaussian_filter_of_the_impulses(seed):
         impulses = np.zeros(shape, np.float32)
         impulses[tuple(np.array(points).T)] = 1.0
         expected = gaussian_filter(impulses, sigma=sigma, mode="constant")
-        np.testing.assert_allclose(gaussian_click_map(points, shape, sigma), expected / expected.max(), rtol=0, atol=1e-6)
+        np.testing.assert_allclose(gaussian_click_map(points, shape, sigma), expected / expected.max(),
+                                   rtol=0, atol=1e-6)
