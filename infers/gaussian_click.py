@@ -44,7 +44,7 @@ from infers.request_files import ClickTaskBasics, cached_image, uploaded_label
 from lib.evaluation.protocol import spacing_of
 from lib.gaussian_click.local_correction import correct_locally_in_box, lowest_read
 from lib.gaussian_click.network import gaussian_click_net
-from lib.gaussian_click.predict import FLOOR, segment_prepared_box
+from lib.gaussian_click.predict import segment_prepared_box
 from lib.imaging.prepare import PreparedImage, prepare_file
 from lib.interaction.clicks import parse_clicks
 from lib.labels import LABELS
@@ -126,7 +126,7 @@ class GaussianClick(HttpErrors, AnswerTask, ClickTaskBasics, BasicInferTask):
         prepared: PreparedImage = data.pop("prepared")
         previous = data.pop("previous", None)
         with network_time(data, [network]):
-            floor = lowest_read() if self.dims == 3 else FLOOR  # what the correction / the threshold reads
+            floor = lowest_read(self.dims == 3)  # 3D answers are corrected locally
             probability, box = segment_prepared_box(network, prepared, data["clicks"], device=device, floor=floor)
         if self.dims == 3:
             probability, box = correct_locally_in_box(probability, box, prepared.input_shape, data["clicks"], previous,

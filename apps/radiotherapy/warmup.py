@@ -86,6 +86,7 @@ def run_warmup(infers: dict[str, Any], runner: Callable[[Callable[[], Any]], Any
         Per task the seconds it took, or the error it raised (as text).
     """
     results: dict[str, Any] = {}
+    run = runner or (lambda fn: fn())
     folder = Path(tempfile.mkdtemp(prefix="monailabel_warmup_"))
     try:
         images, label, centre = warmup_files(folder)
@@ -94,7 +95,7 @@ def run_warmup(infers: dict[str, Any], runner: Callable[[Callable[[], Any]], Any
             image = images.get(getattr(task, "image_channels", 1), images[1])  # PET-CT tasks want both channels
             try:
                 request = warmup_request(name, image, label, centre)
-                answer, _ = (runner or (lambda fn: fn()))(lambda: task(request))  # noqa: B023 (called at once)
+                answer, _ = run(lambda: task(request))  # noqa: B023 (called at once)
                 results[name] = {"seconds": round(time.perf_counter() - start, 2)}
                 if isinstance(answer, str):
                     Path(answer).unlink(missing_ok=True)

@@ -28,7 +28,7 @@ import torch
 from lib.din.guides import GuideSettings, guide_maps
 from lib.din.network import SIZE_DIVISOR, checkpoint_settings, load_network
 from lib.din.preprocess import PAD_VALUE, PreparedImage, model_space
-from lib.imaging.boxes import Box, clip_box, full_box, is_empty, paste, within
+from lib.imaging.boxes import EMPTY_BOX, Box, clip_box, full_box, is_empty, paste, within
 from lib.interaction.clicks import Click
 from lib.interaction.coordinates import map_points
 from lib.precision import forward
@@ -175,7 +175,7 @@ def predict_volume(
 
 
 #: No answer: an empty box (``paste`` gives a volume of zeros).
-_EMPTY: tuple[np.ndarray, Box] = (np.zeros((0, 0, 0), dtype=np.float32), (slice(0, 0), slice(0, 0), slice(0, 0)))
+_EMPTY: tuple[np.ndarray, Box] = (np.zeros((0, 0, 0), dtype=np.float32), EMPTY_BOX)
 
 
 def segment_prepared(

@@ -225,10 +225,11 @@ def correct_locally(
 
 
 
-def lowest_read(confidence: float = CORRECTION_CONFIDENCE) -> float:
-    """The lowest network probability :func:`correct_locally` tells apart from 0 (its ``keeps``,
-    ``>= 0.5 - confidence``): an answer may be cut to where it reaches this."""
-    return 0.5 - confidence
+def lowest_read(corrected: bool = True, confidence: float = CORRECTION_CONFIDENCE) -> float:
+    """The lowest network probability that still matters to what comes next: an answer may be cut
+    to where it reaches this. Corrected (:func:`correct_locally`): its ``keeps``, ``0.5 -
+    confidence``; taken as it is: the answer's threshold, 0.5."""
+    return 0.5 - confidence if corrected else 0.5
 
 
 def correction_work_box(

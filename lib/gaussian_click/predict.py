@@ -36,7 +36,7 @@ from lib.gaussian_click.inputs import (
     slice_window,
 )
 from lib.gaussian_click.network import load_network
-from lib.imaging.boxes import Box, mask_box, paste
+from lib.imaging.boxes import EMPTY_BOX, Box, mask_box, paste, shift_box
 from lib.imaging.prepare import PreparedImage, prepare_file
 from lib.interaction.clicks import Click
 from lib.precision import forward
@@ -141,15 +141,14 @@ def segment_prepared_box(
     window = answer_window(prepared, model_clicks, model_anchor)
     used = window.local(model_clicks)
     if not any(c.positive for c in used):
-        return np.zeros((0, 0, 0), dtype=np.float32), (slice(0, 0), slice(0, 0), slice(0, 0))
+        return np.zeros((0, 0, 0), dtype=np.float32), EMPTY_BOX
     inputs = network_input(prepared.image[0].numpy(), model_clicks, window, sigma)
     probability = predict_window(network, inputs, device)
     model_space = paste_from_window(probability, window, prepared.spatial_shape)
     reached = mask_box(model_space[window.box] >= floor)
     if reached is None:
-        return np.zeros((0, 0, 0), dtype=np.float32), (slice(0, 0), slice(0, 0), slice(0, 0))
-    model_box = tuple(slice(b.start + s, b.stop + s) for b, s in zip(reached, window.start))
-    box = prepared.reach_region(model_box, window.box)  # type: ignore[arg-type]
+        return np.zeros((0, 0, 0), dtype=np.float32), EMPTY_BOX
+    box = prepared.reach_region(shift_box(reached, window.start), window.box)
     return prepared.to_input_box(model_space, box), box
 
 

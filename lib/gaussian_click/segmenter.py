@@ -30,7 +30,7 @@ from lib.gaussian_click.local_correction import (
     lowest_read,
 )
 from lib.gaussian_click.network import load_network
-from lib.gaussian_click.predict import FLOOR, answer_window, segment_prepared
+from lib.gaussian_click.predict import answer_window, segment_prepared
 from lib.imaging.prepare import PreparedImage, prepare_array
 from lib.interaction.clicks import Click
 
@@ -92,7 +92,7 @@ class GaussianClickSegmenter:
         if not any(c.positive for c in clicks):
             return base.copy()
         prepared = self._prepare(case)
-        floor = lowest_read(self.confidence) if self.dims == 3 else FLOOR
+        floor = lowest_read(self.dims == 3, self.confidence)  # 3D answers are corrected locally
         answer = segment_prepared(self.network, prepared, clicks, clicks[-1], self.device, floor=floor)
         if self.dims == 3:
             return correct_locally(

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 Box = tuple[slice, slice, slice]
+#: The box of nothing: an answer with no voxel to report.
+EMPTY_BOX: Box = (slice(0, 0), slice(0, 0), slice(0, 0))
 
 
 def full_box(shape: Sequence[int]) -> Box:
@@ -68,6 +70,21 @@ def intersect_box(a: Box, b: Box) -> Box | None:
     return None if is_empty(box) else box  # type: ignore[arg-type]
 
 
+def shift_box(box: Box, origin: Sequence[int]) -> Box:
+    """A box given in the coordinates of a crop starting at ``origin`` (voxels, X, Y, Z), in the
+    whole grid's: the inverse of :func:`within`."""
+    return tuple(slice(b.start + int(o), b.stop + int(o)) for b, o in zip(box, origin))  # type: ignore[return-value]
+
+
+def cut_to_floor(values: np.ndarray, box: Box, floor: float) -> tuple[np.ndarray, Box]:
+    """``values`` (the shape of ``box``, a box of a grid) cut to the box of those at or above
+    ``floor``: ``(values there, that box)``, or an empty array and :data:`EMPTY_BOX` when none is."""
+    found = mask_box(values >= floor)
+    if found is None:
+        return np.zeros((0, 0, 0), dtype=values.dtype), EMPTY_BOX
+    return values[found], shift_box(found, [b.start for b in box])
+
+
 def within(inner: Box, outer: Box) -> Box:
     """``inner`` (a box of the grid, inside ``outer``) in the coordinates of ``outer``'s box."""
     return tuple(slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer))  # type: ignore[return-value]
@@ -80,5 +97,5 @@ def paste(values: np.ndarray, box: Box, shape: Sequence[int], dtype: np.dtype | 
     return out
 
 
-__all__ = ["Box", "around_points", "clip_box", "full_box", "intersect_box", "is_empty", "mask_box", "paste",
-           "union_box", "within"]
+__all__ = ["EMPTY_BOX", "Box", "around_points", "clip_box", "cut_to_floor", "full_box", "intersect_box", "is_empty",
+           "mask_box", "paste", "shift_box", "union_box", "within"]

@@ -46,7 +46,7 @@ from monai.transforms import (
 )
 from scipy import ndimage
 
-from lib.imaging.boxes import Box, clip_box, full_box, intersect_box, is_empty, mask_box
+from lib.imaging.boxes import Box, clip_box, full_box, intersect_box, is_empty, mask_box, shift_box
 from lib.imaging.intensity import CT_WINDOW_HU
 from lib.imaging.resample import axis_map, resample_axis_aligned
 from lib.interaction.clicks import Click
@@ -256,8 +256,7 @@ class PreparedImage:
             return label, []
         parts, count = ndimage.label(above[region], np.ones((3, 3, 3), dtype=bool))  # only where there is any
         found = ndimage.find_objects(parts) if count <= max_boxes else [tuple(slice(0, n) for n in parts.shape)]
-        model_boxes = [tuple(slice(b.start + r.start, b.stop + r.start) for b, r in zip(part, region))
-                       for part in found]
+        model_boxes = [shift_box(part, [r.start for r in region]) for part in found]
         boxes = []
         for model_box in model_boxes:
             box = self.reach_region(model_box)
@@ -297,8 +296,7 @@ class PreparedImage:
         found = mask_box(values[read] > threshold)
         if found is None:
             return mask, kept
-        model_box = tuple(slice(f.start + r.start, f.stop + r.start) for f, r in zip(found, read))
-        box = intersect_box(self.reach_region(model_box), reach)  # type: ignore[arg-type]
+        box = intersect_box(self.reach_region(shift_box(found, [r.start for r in read])), reach)
         if box is None:
             return mask, kept
         mask[box] = self.to_input_box(values, box) > threshold

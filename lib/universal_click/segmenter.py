@@ -22,7 +22,7 @@ import torch
 
 from lib.evaluation.protocol import Case
 from lib.gaussian_click.local_correction import CORRECTION_CONFIDENCE, correct_locally_in_box, lowest_read
-from lib.imaging.boxes import Box, mask_box, paste
+from lib.imaging.boxes import Box, cut_to_floor, paste
 from lib.interaction.clicks import Click
 from lib.universal_click.click_cut import PROPOSAL_RECUT, ClickCut
 from lib.universal_click.network import load_universal, takes_proposal
@@ -81,24 +81,13 @@ def answer_clicks_in_box(network: torch.nn.Module, prepared: PreparedUniversal, 
     whole grid), so a click on a 512 x 512 x 160 study does not cost the study."""
     answer = segment(network, prepared, clicks, device, recut=recut)
     settings = correction or {}
-    floor = lowest_read(settings.get("confidence", CORRECTION_CONFIDENCE)) if local_correction else 0.5
-    values, box = _cut_to_floor(answer.probability[answer.box], answer.box, floor)
+    floor = lowest_read(local_correction, settings.get("confidence", CORRECTION_CONFIDENCE))
+    values, box = cut_to_floor(answer.probability[answer.box], answer.box, floor)
     if not local_correction:
         return values, box, answer
     values, box = correct_locally_in_box(values, box, prepared.prepared.input_shape, clicks, previous, spacing,
                                          **settings)
     return values, box, answer
-
-
-def _cut_to_floor(values: np.ndarray, box: Box, floor: float) -> tuple[np.ndarray, Box]:
-    """``values`` (on ``box`` of the input grid) cut to the box of those at or above ``floor``, the
-    lowest value the next step tells apart from 0 (its threshold, or the local correction's
-    :func:`lowest_read`): a region's box on a 512 x 512 x 160 study is larger than its answer."""
-    found = mask_box(values >= floor)
-    if found is None:
-        return np.zeros((0, 0, 0), np.float32), (slice(0, 0), slice(0, 0), slice(0, 0))
-    cut = tuple(slice(b.start + f.start, b.start + f.stop) for f, b in zip(found, box))
-    return values[found], cut  # type: ignore[return-value]
 
 
 class UniversalClickSegmenter:

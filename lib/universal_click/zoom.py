@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from monai.transforms import Orientation
 
 from lib.gaussian_click.inputs import SIGMA_VOXELS, encode_guidance
-from lib.imaging.boxes import Box
+from lib.imaging.boxes import EMPTY_BOX, Box
 from lib.imaging.crop import cut
 from lib.imaging.intensity import Policy, choose_policy, normalise
 from lib.imaging.prepare import PreparedImage, first_channel_tensor
@@ -252,7 +252,7 @@ class Answer:
     probability: np.ndarray
     region: Region
     passes: int
-    box: Box = (slice(0, 0), slice(0, 0), slice(0, 0))
+    box: Box = EMPTY_BOX
 
 
 def segment(network: torch.nn.Module, prepared: PreparedUniversal, clicks: Sequence[Click],
