@@ -34,6 +34,7 @@ from tqdm import tqdm
 from lib.active_learning.evaluate_slices import GTV, redrawn
 from lib.active_learning.members_cache import cached_members
 from lib.active_learning.scores import superior_inferior_axis
+from lib.active_learning.slice_ranker import SEEN_PROBABILITY
 from lib.active_learning.uncertainty import combine_members
 from lib.atomic import write_atomically
 from lib.evaluation.report import json_safe
@@ -46,8 +47,6 @@ from lib.propagation.train_fusion import load_fusion
 from lib.segmentation.evaluate import load_network
 from lib.session_cache import SessionCache
 
-#: Mean GTV probability above which a slice is one the model sees GTV on.
-SEEN_PROBABILITY = 0.05
 
 
 def candidate_slices(truth: np.ndarray, served: np.ndarray, probability: np.ndarray, axis: int) -> list[int]:

@@ -159,7 +159,11 @@ def evaluate(table: dict, data: Path, cache: Path, chosen: dict[str, Rule]) -> d
         others |= set(most_wrong_slices(x["served"], x["truth"], axis, 1))
         old_oracle = set(most_wrong_slices(x["served"], x["truth"], axis, 4)) | set(spread_slices(extent, 5))
         old_oracle = [s for s in old_oracle | others if s in dsc]
-        row = {"base": case["base_dsc"], "random_draw": dsc[case["random_slices"][0]],
+        # references that read the truth (what a rule could reach if it knew the errors)
+        wrong = _along((x["served"] == GTV) != target, axis)
+        missed = _along((x["served"] != GTV) & target, axis)
+        row = {"truth_most_wrong": dsc[pick(wrong, allowed)], "truth_most_missed": dsc[pick(missed, allowed)],
+               "base": case["base_dsc"], "random_draw": dsc[case["random_slices"][0]],
                "random_expected": float(np.mean([dsc[s] for s in extent])),
                "oracle": max(dsc[s] for s in old_oracle), "oracle_table": max(dsc.values()),
                "oracle_slice": max(old_oracle, key=lambda s: dsc[s]),
@@ -207,12 +211,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         plot(result, args.out / "rules.png")
 
 
+def _share(means: dict, key: str) -> float:
+    """The share of the oracle's gain over the random draw that ``means[key]`` recovers."""
+    return (means[key] - means["random_draw"]) / (means["oracle"] - means["random_draw"])
+
+
 def markdown(result: dict) -> str:
     m = result["means"]
     lines = ["# Slice-ranking rules on validation phantoms (1 propagated edit, GTV DSC)", "",
              f"{result['cases']} phantoms: base {m['base']:.3f}, random draw {m['random_draw']:.3f}, random "
              f"expected over the true extent {m['random_expected']:.3f}, oracle (evaluate_slices' candidates) "
              f"{m['oracle']:.3f}, best of the whole table {m['oracle_table']:.3f}.", "",
+             "References that read the truth: the slice with the most wrong GTV voxels "
+             f"{m['truth_most_wrong']:.3f} (share vs random draw {_share(m, 'truth_most_wrong'):.2f}), the slice "
+             f"with the most missed GTV voxels {m['truth_most_missed']:.3f} ({_share(m, 'truth_most_missed'):.2f}).",
+             "",
              "| rule | DSC | share vs random draw | share vs random expectation | cases better / worse than "
              f"{REFERENCE} | median difference |", "|---|---|---|---|---|---|"]
     for r, s in result["rules"].items():
