@@ -32,6 +32,7 @@ import numpy as np
 
 from lib.active_learning.scores import check_structures
 from lib.active_learning.slice_features import FEATURES, slice_features
+from lib.atomic import write_atomically
 
 #: Mean probability above which a slice is one the model sees the structure on.
 SEEN_PROBABILITY = 0.05
@@ -80,8 +81,6 @@ def load_ranker(path: str | Path) -> SliceRanker:
 
 
 def save_ranker(ranker: SliceRanker, path: str | Path) -> None:
-    from lib.atomic import write_atomically
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, lambda tmp: tmp.write_text(json.dumps(ranker.to_json(), indent=1) + "\n"))
