@@ -24,6 +24,7 @@ from monailabel.client.client import MONAILabelClientException
 
 from apps.radiotherapy.launch import APP_DIR, start_server
 from lib.phantom.datastore import write_datastore
+from tests.server.test_warmup_server import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -79,6 +80,9 @@ def env(tmp_path_factory):
             "body_timeout_s": BODY_TIMEOUT_S, "max_upload_mb": MAX_UPLOAD_MB, "cors_origins": ORIGIN}
     extra = {"MONAI_LABEL_SESSION_PATH": str(root / "sessions"), "TMPDIR": str(root / "tmp")}  # every temp file in view
     with start_server(APP_DIR, studies, conf, root / "server.log", env_extra=extra) as running:
+        # the warm-up writes its own study under TMPDIR in the background; the temporary files the
+        # tests count are those left after it (a race here failed CI once)
+        wait_for(root / "server.log", "warm-up done")
         (base / "client").mkdir()
         yield Env(root, running.url, MONAILabelClient(running.url, tmpdir=str(base / "client")))
 
