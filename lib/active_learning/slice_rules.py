@@ -178,7 +178,10 @@ def evaluate(table: dict, data: Path, cache: Path, chosen: dict[str, Rule]) -> d
                       "share_vs_draw": (mean[r] - mean["random_draw"]) / (mean["oracle"] - mean["random_draw"]),
                       "share_vs_expected": (mean[r] - mean["random_expected"]) / (mean["oracle"] - mean["random_expected"]),
                       "share_table_oracle_vs_expected":
-                          (mean[r] - mean["random_expected"]) / (mean["oracle_table"] - mean["random_expected"])}
+                          (mean[r] - mean["random_expected"]) / (mean["oracle_table"] - mean["random_expected"]),
+                      # the issue's oracle (c): the slice worst by the truth (most wrong voxels)
+                      "share_truth_oracle_vs_draw": _share(mean, r, "truth_most_wrong"),
+                      "share_truth_oracle_vs_expected": _share(mean, r, "truth_most_wrong", "random_expected")}
         if REFERENCE in chosen:  # per case: better / worse than the previous rule, and the median difference
             diff = [row[r] - row[REFERENCE] for row in rows]
             summary[r].update(wins=int(sum(d > 1e-9 for d in diff)), losses=int(sum(d < -1e-9 for d in diff)),
@@ -211,14 +214,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         plot(result, args.out / "rules.png")
 
 
-def _share(means: dict, key: str) -> float:
-    """The share of the oracle's gain over the random draw that ``means[key]`` recovers."""
-    return (means[key] - means["random_draw"]) / (means["oracle"] - means["random_draw"])
+def _share(means: dict, key: str, oracle: str = "oracle", random: str = "random_draw") -> float:
+    """The share of the ``oracle``'s gain over ``random`` (keys of ``means``) that ``means[key]`` recovers."""
+    return (means[key] - means[random]) / (means[oracle] - means[random])
+
+
+def _held_out(result: dict) -> bool:
+    """Whether every case of ``result`` is a held-out phantom (``test_*``, seeds 900+)."""
+    return all(name.startswith("test_") for name in result["per_case"])
 
 
 def markdown(result: dict) -> str:
     m = result["means"]
-    lines = ["# Slice-ranking rules on validation phantoms (1 propagated edit, GTV DSC)", "",
+    lines = [f"# Slice-ranking rules on {'held-out' if _held_out(result) else 'validation'} phantoms (1 propagated edit, "
+             "GTV DSC)", "",
              f"{result['cases']} phantoms: base {m['base']:.3f}, random draw {m['random_draw']:.3f}, random "
              f"expected over the true extent {m['random_expected']:.3f}, oracle (evaluate_slices' candidates) "
              f"{m['oracle']:.3f}, best of the whole table {m['oracle_table']:.3f}.", "",
@@ -226,11 +235,15 @@ def markdown(result: dict) -> str:
              f"{m['truth_most_wrong']:.3f} (share vs random draw {_share(m, 'truth_most_wrong'):.2f}), the slice "
              f"with the most missed GTV voxels {m['truth_most_missed']:.3f} ({_share(m, 'truth_most_missed'):.2f}).",
              "",
-             "| rule | DSC | share vs random draw | share vs random expectation | cases better / worse than "
-             f"{REFERENCE} | median difference |", "|---|---|---|---|---|---|"]
+             "Shares of the gain over random: against the oracle above (draw / expectation), and against the "
+             "truth's most-wrong slice (the issue's oracle (c), draw / expectation).", "",
+             "| rule | DSC | share vs random draw | share vs random expectation | share of truth's most-wrong slice's "
+             f"gain (draw / expectation) | cases better / worse than {REFERENCE} | median difference |",
+             "|---|---|---|---|---|---|---|"]
     for r, s in result["rules"].items():
         versus = f"{s['wins']} / {s['losses']} | {s['median_difference']:+.4f}" if "wins" in s else "- | -"
-        lines.append(f"| {r} | {s['dsc']:.3f} | {s['share_vs_draw']:.2f} | {s['share_vs_expected']:.2f} | {versus} |")
+        lines.append(f"| {r} | {s['dsc']:.3f} | {s['share_vs_draw']:.2f} | {s['share_vs_expected']:.2f} | "
+                     f"{s['share_truth_oracle_vs_draw']:.2f} / {s['share_truth_oracle_vs_expected']:.2f} | {versus} |")
     lines += ["", f"Command: `{result.get('command', '')}`", ""]
     return "\n".join(lines)
 
@@ -252,7 +265,7 @@ def plot(result: dict, path: Path) -> None:
     ax.set_yticks(range(len(names)), names, fontsize=7)
     ax.set_xlim(min(m["base"], min(result["rules"][r]["dsc"] for r in names)) - 0.01, m["oracle_table"] + 0.01)
     ax.set(xlabel="GTV DSC after 1 propagated edit on the rule's top slice",
-           title=f"{result['cases']} validation phantoms")
+           title=f"{result['cases']} {'held-out' if _held_out(result) else 'validation'} phantoms")
     ax.legend(fontsize=7)
     write_png(figure, path, dpi=110)
 
