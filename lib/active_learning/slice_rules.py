@@ -226,8 +226,8 @@ def _held_out(result: dict) -> bool:
 
 def markdown(result: dict) -> str:
     m = result["means"]
-    lines = [f"# Slice-ranking rules on {'held-out' if _held_out(result) else 'validation'} phantoms (1 propagated edit, "
-             "GTV DSC)", "",
+    kind = "held-out" if _held_out(result) else "validation"
+    lines = [f"# Slice-ranking rules on {kind} phantoms (1 propagated edit, GTV DSC)", "",
              f"{result['cases']} phantoms: base {m['base']:.3f}, random draw {m['random_draw']:.3f}, random "
              f"expected over the true extent {m['random_expected']:.3f}, oracle (evaluate_slices' candidates) "
              f"{m['oracle']:.3f}, best of the whole table {m['oracle_table']:.3f}.", "",

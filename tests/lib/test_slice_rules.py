@@ -23,7 +23,8 @@ def test_share_is_the_fraction_of_the_oracles_gain_over_random():
 
 
 def _result(case_names: list[str]) -> dict:
-    shares = {"share_vs_draw": _share(MEANS, "rule"), "share_vs_expected": _share(MEANS, "rule", random="random_expected"),
+    shares = {"share_vs_draw": _share(MEANS, "rule"),
+              "share_vs_expected": _share(MEANS, "rule", random="random_expected"),
               "share_truth_oracle_vs_draw": _share(MEANS, "rule", "truth_most_wrong"),
               "share_truth_oracle_vs_expected": _share(MEANS, "rule", "truth_most_wrong", "random_expected")}
     return {"cases": len(case_names), "means": MEANS, "per_case": {n: {} for n in case_names},
