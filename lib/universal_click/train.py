@@ -34,7 +34,7 @@ import torch
 from monai.utils import set_determinism
 
 from lib.gaussian_click.click_loop import Condition, dice_after_clicks, train_step
-from lib.gaussian_click.network import CPU_FEATURES_3D, FIRST_CONV, gaussian_click_net
+from lib.gaussian_click.network import CPU_FEATURES_3D, FIRST_CONV, gaussian_click_net, read_state
 from lib.gaussian_click.train import dice_loss
 from lib.imaging.intensity import DESCRIPTIONS
 from lib.machine import describe_machine
@@ -42,7 +42,7 @@ from lib.phantom.config import ALL_LABELS
 from lib.synth.samples import MIXTURE, SampleGenerator
 from lib.training import BestCheckpoint, write_run_files
 from lib.universal_click.model_card import write_model_card
-from lib.universal_click.network import proposal_network, zero_output
+from lib.universal_click.network import ProposalResidual, is_proposal_state, proposal_network, zero_output
 from lib.universal_click.proposal import proposal
 from lib.universal_click.space import HELD_OUT, PATCH, weights_meta
 
@@ -132,7 +132,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--init", help="start the U-Net from these weights (a 3-channel model's first convolution is "
                         "widened for the proposal channel, which starts from a fresh initialisation; the proposal "
                         "model's output convolution is then set to zero)")
+    parser.add_argument("--resume", help="continue training these weights: a whole universal network of the kind "
+                        "--proposal asks for (its output convolution kept); not with --init")
     return parser.parse_args(argv)
+
+
+def resume(network: torch.nn.Module, weights: str | Path) -> None:
+    """Load a whole saved universal network of the same kind into ``network`` (fine-tuning).
+
+    Raises:
+        SystemExit: the weights are of the other kind (plain vs proposal) or another shape.
+    """
+    state = read_state(weights, "cpu", "lib.universal_click.train")
+    if is_proposal_state(state) != isinstance(network, ProposalResidual):
+        raise SystemExit(f"--resume: {weights} is {'' if is_proposal_state(state) else 'not '}a proposal model; "
+                         f"pass --proposal {'with' if is_proposal_state(state) else 'without'} it")
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as error:
+        raise SystemExit(f"--resume: {weights} does not fit the network: {error}") from None
 
 
 def warm_start(network: torch.nn.Module, weights: str | Path) -> None:
@@ -179,6 +197,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if proposal_only is not None:
         print(f"graph-cut proposal alone: {proposal_only['dice']} (score {proposal_only['score']:.3f})", flush=True)
     network = proposal_network() if args.proposal else gaussian_click_net(3)
+    if args.init and args.resume:
+        raise SystemExit("--init and --resume: choose one")
+    if args.resume:
+        resume(network, args.resume)
     if args.init:
         warm_start(network.unet if args.proposal else network, args.init)
         if args.proposal:
@@ -231,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "intensity_policies": DESCRIPTIONS,
         "batch_size": args.batch_size, "buffer": args.buffer, "lr": args.lr,
         "max_interactions": args.max_interactions, "seed": args.seed,
-        "proposal": bool(args.proposal), "init": args.init,
+        "proposal": bool(args.proposal), "init": args.init, "resume": args.resume,
         "pool": {"ct": len(generator.ct), "stir": len(generator.stir), "train_seed": TRAIN_SEED, "val_seed": VAL_SEED},
         "machine": str(describe_machine()),
         "load_average_1min": [round(load[0], 2) for load in loads],

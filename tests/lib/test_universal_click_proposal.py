@@ -4,6 +4,7 @@ input channel through training, warm start and inference (real networks, tiny si
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from lib.gaussian_click.click_loop import dice_after_clicks, network_inputs, train_step
@@ -12,7 +13,7 @@ from lib.gaussian_click.train import dice_loss
 from lib.interaction.clicks import Click
 from lib.synth.samples import SampleGenerator
 from lib.universal_click.proposal import PROPOSAL_CHANNELS, proposal
-from lib.universal_click.train import proposal_condition, warm_start
+from lib.universal_click.train import proposal_condition, resume, warm_start
 from lib.universal_click.network import load_universal, proposal_network, takes_proposal
 from lib.universal_click.zoom import Region, predict_region
 
@@ -136,3 +137,20 @@ def test_the_proposal_model_has_its_own_local_correction_settings():
 
     assert correction_settings(proposal_network()) == PROPOSAL_CORRECTION
     assert correction_settings(gaussian_click_net(3, features=(2, 2, 2, 2, 2, 2))) == {}
+
+
+def test_resume_loads_a_whole_network_of_the_same_kind_and_refuses_the_other(tmp_path):
+    saved = proposal_network()
+    with torch.no_grad():
+        saved.scale.fill_(0.37)  # differs from a fresh network's
+    path = tmp_path / "proposal.pt"
+    torch.save({"model": saved.state_dict()}, path)
+    fresh = proposal_network()
+    resume(fresh, path)
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), saved.state_dict().values()))
+    plain = tmp_path / "plain.pt"
+    torch.save({"model": gaussian_click_net(3).state_dict()}, plain)
+    with pytest.raises(SystemExit, match="not a proposal model"):
+        resume(proposal_network(), plain)
+    with pytest.raises(SystemExit, match="is a proposal model"):
+        resume(gaussian_click_net(3), path)
