@@ -57,6 +57,8 @@ from lib.segmentation.predict import predict_file  # noqa: E402
 from lib.segmentation.train import TEST_SEED  # noqa: E402
 
 STRATEGIES = ("uncertainty", "random", "first")
+#: The default campaign's size (the command's defaults): pool, images, training per image, held-out set.
+DEFAULT_SIZE = {"pool": 12, "images": 8, "initial": 2, "epochs_per_image": 2, "epoch_length": 32, "heldout": 4}
 
 
 def load_truth(image: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -205,16 +207,22 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def is_default_size(args: argparse.Namespace) -> bool:
+    """Whether a campaign's pool, images, training and held-out set are the defaults of :func:`main`'s parser."""
+    return all(getattr(args, name) == value for name, value in DEFAULT_SIZE.items())
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--strategies", default="uncertainty,random,first")
     parser.add_argument("--seeds", default="0,1")
-    parser.add_argument("--pool", type=int, default=12)
-    parser.add_argument("--images", type=int, default=8)
-    parser.add_argument("--initial", type=int, default=2)
-    parser.add_argument("--epochs-per-image", type=int, default=2)
-    parser.add_argument("--epoch-length", type=int, default=32, help="patches per epoch")
-    parser.add_argument("--heldout", type=int, default=4, help="held-out phantoms (seeds 900+) for the Dice curve")
+    parser.add_argument("--pool", type=int, default=DEFAULT_SIZE["pool"])
+    parser.add_argument("--images", type=int, default=DEFAULT_SIZE["images"])
+    parser.add_argument("--initial", type=int, default=DEFAULT_SIZE["initial"])
+    parser.add_argument("--epochs-per-image", type=int, default=DEFAULT_SIZE["epochs_per_image"])
+    parser.add_argument("--epoch-length", type=int, default=DEFAULT_SIZE["epoch_length"], help="patches per epoch")
+    parser.add_argument("--heldout", type=int, default=DEFAULT_SIZE["heldout"],
+                        help="held-out phantoms (seeds 900+) for the Dice curve")
     parser.add_argument("--augmentations", default="identity,rotate+", help="test-time augmentations of the scoring")
     parser.add_argument("--work", type=Path, default=Path("build/active_learning/campaign"))
     parser.add_argument("--out", type=Path, default=Path("results/active_learning"))
@@ -238,7 +246,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     f"first {args.initial} at random (same per seed); from random weights; {args.epochs_per_image} "
                     f"epochs of {args.epoch_length} patches after each image (same for every strategy); held-out "
                     f"Dice on {args.heldout} phantoms (seeds {TEST_SEED}+); uncertainty scoring with "
-                    f"augmentations {args.augmentations}. Shrunk to fit a shared 2-core CPU: see the note."
+                    f"augmentations {args.augmentations}." + ("" if is_default_size(args) else
+                                                              " Smaller than the default campaign, to fit the CPU.")
                 ),
                 "command": command, "machine": str(describe_machine()),
                 "load_mean": float(np.mean([r["load_1min"] for r in rows])),
