@@ -215,8 +215,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _share(means: dict, key: str, oracle: str = "oracle", random: str = "random_draw") -> float:
-    """The share of the ``oracle``'s gain over ``random`` (keys of ``means``) that ``means[key]`` recovers."""
-    return (means[key] - means[random]) / (means[oracle] - means[random])
+    """The share of the ``oracle``'s gain over ``random`` (keys of ``means``) that ``means[key]`` recovers
+    (NaN when the oracle gains nothing over random)."""
+    gain = means[oracle] - means[random]
+    return (means[key] - means[random]) / gain if gain != 0 else float("nan")
 
 
 def _held_out(result: dict) -> bool:

@@ -145,8 +145,9 @@ def resume(network: torch.nn.Module, weights: str | Path) -> None:
     """
     state = read_state(weights, "cpu", "lib.universal_click.train")
     if is_proposal_state(state) != isinstance(network, ProposalResidual):
-        raise SystemExit(f"--resume: {weights} is {'' if is_proposal_state(state) else 'not '}a proposal model; "
-                         f"pass --proposal {'with' if is_proposal_state(state) else 'without'} it")
+        saved = is_proposal_state(state)
+        raise SystemExit(f"--resume: {weights} is {'' if saved else 'not '}a proposal model; "
+                         f"{'add' if saved else 'drop'} --proposal")
     try:
         network.load_state_dict(state)
     except RuntimeError as error:
@@ -173,6 +174,8 @@ def warm_start(network: torch.nn.Module, weights: str | Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> dict:
     args = parse_args(argv)
+    if args.init and args.resume:
+        raise SystemExit("--init and --resume: choose one")
     held_out = [s for s in args.held_out.split(",") if s]
     unknown = [s for s in held_out if s not in ALL_LABELS]
     if unknown:
@@ -197,8 +200,6 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if proposal_only is not None:
         print(f"graph-cut proposal alone: {proposal_only['dice']} (score {proposal_only['score']:.3f})", flush=True)
     network = proposal_network() if args.proposal else gaussian_click_net(3)
-    if args.init and args.resume:
-        raise SystemExit("--init and --resume: choose one")
     if args.resume:
         resume(network, args.resume)
     if args.init:

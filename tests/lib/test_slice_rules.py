@@ -20,6 +20,7 @@ def test_share_is_the_fraction_of_the_oracles_gain_over_random():
     assert _share(MEANS, "rule", "truth_most_wrong") == pytest.approx(0.04 / 0.06)
     assert _share(MEANS, "rule", "truth_most_wrong", "random_expected") == pytest.approx(0.02 / 0.04)
     assert _share(MEANS, "random_draw") == 0.0
+    assert np.isnan(_share({**MEANS, "oracle": 0.80}, "rule"))  # an oracle no better than random: no share
 
 
 def _result(case_names: list[str]) -> dict:
