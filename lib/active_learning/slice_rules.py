@@ -175,10 +175,9 @@ def evaluate(table: dict, data: Path, cache: Path, chosen: dict[str, Rule]) -> d
     summary = {}
     for r in chosen:
         summary[r] = {"dsc": mean[r],
-                      "share_vs_draw": (mean[r] - mean["random_draw"]) / (mean["oracle"] - mean["random_draw"]),
-                      "share_vs_expected": (mean[r] - mean["random_expected"]) / (mean["oracle"] - mean["random_expected"]),
-                      "share_table_oracle_vs_expected":
-                          (mean[r] - mean["random_expected"]) / (mean["oracle_table"] - mean["random_expected"]),
+                      "share_vs_draw": _share(mean, r),
+                      "share_vs_expected": _share(mean, r, random="random_expected"),
+                      "share_table_oracle_vs_expected": _share(mean, r, "oracle_table", "random_expected"),
                       # the oracle (c): the slice worst by the truth (most wrong voxels)
                       "share_truth_oracle_vs_draw": _share(mean, r, "truth_most_wrong"),
                       "share_truth_oracle_vs_expected": _share(mean, r, "truth_most_wrong", "random_expected")}
