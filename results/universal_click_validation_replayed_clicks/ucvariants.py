@@ -20,3 +20,6 @@ def whole(weights=None, device="cpu"):
 
 shell0 = _make("uc_shell0", shell_mm=0.0)
 gc_defaults = _make("uc_gc_defaults", shell_mm=0.0, confidence=0.35, margin_mm=12.0)
+
+def k10(weights=None, device="cpu"):
+    return UniversalClickSegmenter(weights or "build/uc_k10_step100.pt", device=device, name="uc_k10")
