@@ -246,8 +246,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     f"first {args.initial} at random (same per seed); from random weights; {args.epochs_per_image} "
                     f"epochs of {args.epoch_length} patches after each image (same for every strategy); held-out "
                     f"Dice on {args.heldout} phantoms (seeds {TEST_SEED}+); uncertainty scoring with "
-                    f"augmentations {args.augmentations}." + ("" if is_default_size(args) else
-                                                              " Smaller than the default campaign, to fit the CPU.")
+                    f"augmentations {args.augmentations}."
+                    + ("" if is_default_size(args) else " Not the command's default size.")
                 ),
                 "command": command, "machine": str(describe_machine()),
                 "load_mean": float(np.mean([r["load_1min"] for r in rows])),

@@ -220,15 +220,15 @@ def _share(means: dict, key: str, oracle: str = "oracle", random: str = "random_
     return (means[key] - means[random]) / gain if gain != 0 else float("nan")
 
 
-def _held_out(result: dict) -> bool:
-    """Whether every case of ``result`` is a held-out phantom (``test_*``, seeds 900+)."""
-    return all(name.startswith("test_") for name in result["per_case"])
+def _kind(result: dict) -> str:
+    """``"held-out"`` when every case of ``result`` is a held-out phantom (``test_*``, seeds 900+), else
+    ``"validation"``."""
+    return "held-out" if all(name.startswith("test_") for name in result["per_case"]) else "validation"
 
 
 def markdown(result: dict) -> str:
     m = result["means"]
-    kind = "held-out" if _held_out(result) else "validation"
-    lines = [f"# Slice-ranking rules on {kind} phantoms (1 propagated edit, GTV DSC)", "",
+    lines = [f"# Slice-ranking rules on {_kind(result)} phantoms (1 propagated edit, GTV DSC)", "",
              f"{result['cases']} phantoms: base {m['base']:.3f}, random draw {m['random_draw']:.3f}, random "
              f"expected over the true extent {m['random_expected']:.3f}, oracle (evaluate_slices' candidates) "
              f"{m['oracle']:.3f}, best of the whole table {m['oracle_table']:.3f}.", "",
@@ -266,7 +266,7 @@ def plot(result: dict, path: Path) -> None:
     ax.set_yticks(range(len(names)), names, fontsize=7)
     ax.set_xlim(min(m["base"], min(result["rules"][r]["dsc"] for r in names)) - 0.01, m["oracle_table"] + 0.01)
     ax.set(xlabel="GTV DSC after 1 propagated edit on the rule's top slice",
-           title=f"{result['cases']} {'held-out' if _held_out(result) else 'validation'} phantoms")
+           title=f"{result['cases']} {_kind(result)} phantoms")
     ax.legend(fontsize=7)
     write_png(figure, path, dpi=110)
 

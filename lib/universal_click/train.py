@@ -144,8 +144,8 @@ def resume(network: torch.nn.Module, weights: str | Path) -> None:
         SystemExit: the weights are of the other kind (plain vs proposal) or another shape.
     """
     state = read_state(weights, "cpu", "lib.universal_click.train")
-    if is_proposal_state(state) != isinstance(network, ProposalResidual):
-        saved = is_proposal_state(state)
+    saved = is_proposal_state(state)
+    if saved != isinstance(network, ProposalResidual):
         raise SystemExit(f"--resume: {weights} is {'' if saved else 'not '}a proposal model; "
                          f"{'add' if saved else 'drop'} --proposal")
     try:

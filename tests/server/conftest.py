@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,3 +55,16 @@ def server(tmp_path_factory):
     write_datastore(studies, cases=4, first_seed=0, labelled=3)  # RAS, LPS, oblique labelled; RAS not
     with serving(root, studies, {"model_dir": root / "model"}) as (client, running):
         yield Server(client, studies, root / "model", running.log_path)
+
+
+#: How long a test waits for a line in a server's log, s.
+WAIT_S = 240
+
+
+def wait_for(log: Path, text: str, timeout_s: float = WAIT_S) -> str:
+    """The server's log once it holds ``text``; AssertionError with the log's tail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while text not in (content := log.read_text(errors="replace")):
+        assert time.monotonic() < deadline, f"no {text!r} in the log after {timeout_s} s:\n{content[-3000:]}"
+        time.sleep(0.5)
+    return content

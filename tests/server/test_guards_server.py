@@ -24,7 +24,7 @@ from monailabel.client.client import MONAILabelClientException
 
 from apps.radiotherapy.launch import APP_DIR, start_server
 from lib.phantom.datastore import write_datastore
-from tests.server.test_warmup_server import wait_for
+from tests.server.conftest import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import requests
 
 from lib.phantom.datastore import write_datastore
 from tests.server.conftest import serving
-from tests.server.test_warmup_server import wait_for
+from tests.server.conftest import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from pathlib import Path
 
 import pytest
 
 from lib.phantom.datastore import write_datastore
-from tests.server.conftest import serving
+from tests.server.conftest import serving, wait_for
 
 pytestmark = pytest.mark.slow  # starts its own server
 
-WAIT_S = 240
 #: Files MONAI Label's local datastore keeps about itself (its index and lock), not the user's data.
 DATASTORE_OWN = re.compile(r"(^|/)\.?datastore_v\d+\.json(\.lock)?$|\.lock$")
 
@@ -27,15 +25,6 @@ def snapshot(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file() and not DATASTORE_OWN.search(str(p.relative_to(folder)))
     }
-
-
-def wait_for(log: Path, text: str, timeout_s: float = WAIT_S) -> str:
-    """The server's log once it holds ``text``; AssertionError with the log's tail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while text not in (content := log.read_text(errors="replace")):
-        assert time.monotonic() < deadline, f"no {text!r} in the log after {timeout_s} s:\n{content[-3000:]}"
-        time.sleep(0.5)
-    return content
 
 
 def test_warmup_runs_each_served_task_and_leaves_the_datastore_unchanged(tmp_path):
