@@ -60,6 +60,9 @@ class _Masks:
     aorta: np.ndarray
     tumours: list[np.ndarray]
     cores: list[np.ndarray]
+    #: The part of the canal inside the vertebra: PET (6 mm FWHM) keeps bone uptake there, as it
+    #: was drawn before the canal's label was fixed, so the PET-CT phantoms stay the same.
+    canal_in_bone: np.ndarray
 
     @property
     def any_tumour(self) -> np.ndarray:
@@ -76,14 +79,17 @@ def _masks(anatomy: Anatomy, world: np.ndarray) -> _Masks:
     cores = [t.blob.core_mask(world) & m for t, m in zip(anatomy.tumours, tumours)]
     any_tumour = np.logical_or.reduce(tumours)
     heart = anatomy.heart.mask(world) & inner & ~any_tumour
-    bone = (anatomy.spine.mask(world) | anatomy.sternum.mask(world) | ribs) & ~any_tumour
     canal = anatomy.canal.mask(world) & inner
+    # The canal is a hole in the vertebra: it sits partly inside the spine's ellipse, and the image
+    # draws it there, so bone stops at the canal (before, the label left most of the canal as bone).
+    bones = (anatomy.spine.mask(world) | anatomy.sternum.mask(world) | ribs) & ~any_tumour
+    bone = bones & ~canal
     aorta = anatomy.aorta.mask(world) & inner & ~any_tumour
     solid = heart | bone | canal | aorta | any_tumour
     lung = (anatomy.lungs[0].mask(world) | anatomy.lungs[1].mask(world)) & inner & ~solid
     lung &= ~anatomy.heart.mask(world)
     liver = anatomy.liver.mask(world) & inner & ~lung & ~solid
-    return _Masks(body, body & ~inner, lung, heart, liver, bone, canal, aorta, tumours, cores)
+    return _Masks(body, body & ~inner, lung, heart, liver, bone, canal, aorta, tumours, cores, canal & bones)
 
 
 def _label(masks: _Masks) -> np.ndarray:
@@ -131,7 +137,7 @@ def _render_pet(anatomy: Anatomy, m: _Masks) -> np.ndarray:
     pet[m.fat] = 0.4
     pet[m.lung] = 0.35
     pet[m.liver] = 2.2
-    pet[m.bone] = 1.6
+    pet[m.bone | m.canal_in_bone] = 1.6
     pet[m.heart] = anatomy.heart_suv
     for tumour, mask, core in zip(anatomy.tumours, m.tumours, m.cores):
         pet[mask] = tumour.suv

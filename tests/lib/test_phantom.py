@@ -129,3 +129,19 @@ def test_organ_labels_are_a_superset_of_the_final_label(tmp_path):
         assert (organs == ORGAN_LABELS[name]).sum() > 100, name
     write_datastore(tmp_path / "plain", 1, 5)
     assert not (tmp_path / "plain" / "labels" / "organs").exists()  # only when asked
+
+
+def test_spinal_canal_label_is_the_whole_canal_the_image_shows():
+    """The canal (a 6 mm-radius tube) sits partly inside the spine's ellipse; the image draws the
+    canal over the bone there, so its label must too (not leave that part labelled bone)."""
+    from lib.phantom.config import ALL_LABELS
+    from lib.universal_click.cases import fine_config
+
+    config = fine_config(902, "spinal_canal", 10.0)
+    config = PhantomConfig(seed=config.seed, shape=(config.shape[0], config.shape[1], 8), spacing=(1.0, 1.0, 1.0),
+                           orientation="RAS", centre_mm=config.centre_mm, noise=0.0, blur_mm=0.0)
+    phantom = generate_phantom(config)
+    canal = phantom.organs == ALL_LABELS["spinal_canal"]
+    per_slice = canal.sum(axis=(0, 1))
+    np.testing.assert_allclose(per_slice, np.pi * 6.0**2, rtol=0.08)  # the tube's cross-section, mm^2
+    assert np.abs(phantom.image[0][canal] - 15.0).max() < 20.0  # canal HU (plus tissue texture), never bone
