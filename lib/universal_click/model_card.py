@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from lib.universal_click.click_cut import PROPOSAL_RECUT
+from lib.universal_click.proposal import OLD_PROPOSAL_BORDER, PROPOSAL_BORDER
 
 
 def card_text(m: dict) -> str:
@@ -20,10 +21,13 @@ def card_text(m: dict) -> str:
         "## Proposal model",
         "This model is the proposal kind (`lib.universal_click.network.ProposalResidual`): the U-Net also sees "
         "the graph cut of the clicks in its region (`lib.universal_click.proposal`: seed balls, intensity "
-        "histograms of the seeds, a click-distance prior, the region border as background; no anatomy, no "
+        "histograms of the seeds, a click-distance prior, the region border as background where it does not "
+        "look like the foreground seeds; no anatomy, no "
         "modality), and its logit is added to the cut's own vote `scale * (2 * cut - 1)`. Its output "
         "convolution started at zero, so before training it answered the graph cut exactly; training "
-        f"learned where to overrule it (warm start of the U-Net body: `{m.get('init')}`).",
+        f"learned where to overrule it (warm start of the U-Net body: `{m.get('init')}`). Proposal border in "
+        f"training: {m.get('proposal_border') or OLD_PROPOSAL_BORDER}; at inference: {PROPOSAL_BORDER} "
+        "(chosen on validation phantoms, `lib.universal_click.proposal.BORDER_TOLERANCE`).",
         "",
         "## Click cut (inference)",
         "From the second click on, the network's answer is cut again (`lib.universal_click.click_cut`): its "

@@ -43,7 +43,7 @@ from lib.synth.samples import MIXTURE, SampleGenerator
 from lib.training import BestCheckpoint, write_run_files
 from lib.universal_click.model_card import write_model_card
 from lib.universal_click.network import ProposalResidual, is_proposal_state, proposal_network, zero_output
-from lib.universal_click.proposal import proposal
+from lib.universal_click.proposal import PROPOSAL_BORDER, proposal
 from lib.universal_click.space import HELD_OUT, PATCH, weights_meta
 
 TRAIN_SEED, VAL_SEED = 100, 800
@@ -255,6 +255,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "batch_size": args.batch_size, "buffer": args.buffer, "lr": args.lr,
         "max_interactions": args.max_interactions, "seed": args.seed,
         "proposal": bool(args.proposal), "init": args.init, "resume": args.resume,
+        "proposal_border": PROPOSAL_BORDER if args.proposal else None,
         "pool": {"ct": len(generator.ct), "stir": len(generator.stir), "train_seed": TRAIN_SEED, "val_seed": VAL_SEED},
         "machine": str(describe_machine()),
         "load_average_1min": [round(load[0], 2) for load in loads],

@@ -12,7 +12,7 @@ from lib.gaussian_click.network import FIRST_CONV, gaussian_click_net, input_cha
 from lib.gaussian_click.train import dice_loss
 from lib.interaction.clicks import Click
 from lib.synth.samples import SampleGenerator
-from lib.universal_click.proposal import PROPOSAL_CHANNELS, proposal
+from lib.universal_click.proposal import PROPOSAL_CHANNELS, PROPOSAL_CUT, border_background, cut_intensity, proposal
 from lib.universal_click.train import proposal_condition, resume, warm_start
 from lib.universal_click.network import load_universal, proposal_network, takes_proposal
 from lib.universal_click.zoom import Region, predict_region
@@ -36,6 +36,31 @@ def test_proposal_finds_the_clicked_blob_in_any_contrast_and_nothing_without_a_c
         overlap = 2 * (answer.astype(bool) & truth).sum() / (answer.sum() + truth.sum())
         assert overlap > 0.9
     assert not proposal(image, [Click((2, 2, 2), False)], (2.0, 2.0, 4.0)).any()
+
+
+def test_a_structure_larger_than_the_region_is_not_cut_off_by_its_own_border():
+    """An organ crossing the whole region (a lung, a liver at 1 mm): the border inside it looks like
+    the clicked seeds, so it is no background seed there; with the baseline's border-everywhere
+    seeds the cut shrinks to the click's own seeds. (The click-distance prior still bounds how far
+    one click reaches: more clicks, or AutoZoom, take it further.)"""
+    shape = (32, 32, 16)
+    truth = np.zeros(shape, bool)
+    truth[:, 6:26, :] = True  # from one x side of the region to the other, every z
+    rng = np.random.default_rng(0)
+    image = np.where(truth, -0.9, 0.1).astype(np.float32) + rng.normal(0, 0.03, shape).astype(np.float32)
+    spacing = (3.0, 3.0, 6.0)
+    one = [Click((16, 16, 8), True)]
+    baseline = PROPOSAL_CUT.cut(cut_intensity(image), one, spacing).astype(bool)
+    assert baseline.sum() < 0.01 * truth.sum()
+    answer = proposal(image, one, spacing).astype(bool)
+    assert answer.sum() > 0.1 * truth.sum() and not (answer & ~truth).any()
+    three = [Click((4, 16, 8), True), Click((16, 16, 8), True), Click((28, 16, 8), True)]
+    answer = proposal(image, three, spacing).astype(bool)
+    assert answer.sum() > 0.5 * truth.sum() and not (answer & ~truth).any()
+    seeds = np.zeros(shape, bool)
+    seeds[15:18, 15:18, 8] = True
+    background = border_background(cut_intensity(image), seeds)
+    assert background.any() and not (background & truth).any()  # the border outside it stays background
 
 
 def test_condition_adds_the_proposal_as_a_fourth_input_channel():
