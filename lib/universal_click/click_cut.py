@@ -59,7 +59,9 @@ class ClickCut:
 #: weight 0.5 0.628 / 0.704; the same from the first click (first_clicks 0): weight 0.5 0.623 / 0.698,
 #: weight 1 0.622 / 0.660, weight 2 0.618 / 0.677; graph cut 0.610 / 0.697
 #: (``results/universal_click_validation_click_cut/canal_label_fixed/``). On the first, wrong labels
-#: weight 2 had been best (0.595 at 5 clicks; weight 0.5 was not tried).
+#: weight 2 had been best (0.595 at 5 clicks; weight 0.5 was not tried). With the proposal's new
+#: region border (:func:`lib.universal_click.proposal.border_background`): weight 0.25 / 0.5 / 1 / 2:
+#: 0.633 / 0.750, 0.677 / 0.765, 0.689 / 0.735, 0.678 / 0.733 (``.../proposal_border/``): 0.5 stays.
 PROPOSAL_RECUT = ClickCut(weight=0.5)
 
 
