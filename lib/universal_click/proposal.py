@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lib.evaluation.baselines.graph_cut import GraphCutSegmenter, graph_cut_mask
+from lib.evaluation.baselines.graph_cut import GraphCutSegmenter
 from lib.evaluation.baselines.seeds import border_mask, click_seeds
 from lib.interaction.clicks import Click
 
@@ -73,11 +73,10 @@ def proposal(image: np.ndarray, clicks: Sequence[Click], spacing: Sequence[float
     if not any(c.positive for c in clicks):
         return np.zeros(np.asarray(image).shape, dtype=np.float32)
     intensity = cut_intensity(image)
-    cut = PROPOSAL_CUT
-    foreground, background = click_seeds(clicks, intensity.shape, spacing, cut.seed_radius_mm, border_background=False)
+    foreground, background = click_seeds(clicks, intensity.shape, spacing, PROPOSAL_CUT.seed_radius_mm,
+                                         border_background=False)
     background |= border_background(intensity, foreground)
-    unary = cut.unary(intensity, clicks, spacing, foreground, background)
-    return graph_cut_mask(intensity, unary, foreground, background, cut.lamda, cut.sigma).astype(np.float32)
+    return PROPOSAL_CUT.cut_seeded(intensity, clicks, spacing, foreground, background).astype(np.float32)
 
 
 __all__ = ["BORDER_TOLERANCE", "OLD_PROPOSAL_BORDER", "PROPOSAL_BORDER", "PROPOSAL_CHANNELS", "PROPOSAL_CUT", "border_background", "cut_intensity", "proposal"]

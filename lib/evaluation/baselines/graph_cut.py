@@ -156,6 +156,12 @@ class GraphCutSegmenter:
             (X, Y, Z) float32 in {0, 1}; the array border is a background seed.
         """
         foreground, background = click_seeds(clicks, intensity.shape, spacing, self.seed_radius_mm)
+        return self.cut_seeded(intensity, clicks, spacing, foreground, background)
+
+    def cut_seeded(self, intensity: np.ndarray, clicks: Sequence[Click], spacing: Sequence[float],
+                   foreground: np.ndarray, background: np.ndarray) -> np.ndarray:
+        """:meth:`cut` with the hard seeds given (``foreground`` / ``background``: (X, Y, Z) bool, the
+        background's voxels also the intensity model's background samples): (X, Y, Z) float32 in {0, 1}."""
         probability = self.unary(intensity, clicks, spacing, foreground, background)
         return graph_cut_mask(intensity, probability, foreground, background, self.lamda, self.sigma)
 

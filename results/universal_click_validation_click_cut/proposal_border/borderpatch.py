@@ -1,28 +1,29 @@
-"""Experiment: the proposal's region border is a background seed only where it does not look like
-the foreground seeds (a structure larger than the region is not cut off by its own intensity)."""
+"""Experiment: the served model with the proposal's region border as a background seed only where it
+does not look like the foreground seeds; ``BORDER_TOL`` (cut units) and ``BORDER_RANGE`` (``minmax``:
+the seeds' minimum-maximum, the rule taken into ``lib.universal_click.proposal``; ``quantile``: their
+10th-90th percentiles) from the environment. Imported by ``run_border.py``, which patches it in."""
+import os
+
 import numpy as np
+
 import lib.universal_click.zoom as zoom
-from lib.evaluation.baselines.graph_cut import graph_cut_mask
 from lib.evaluation.baselines.seeds import border_mask, click_seeds
 from lib.universal_click.proposal import PROPOSAL_CUT, cut_intensity
-from lib.universal_click.segmenter import PROPOSAL_WEIGHTS, UniversalClickSegmenter
 
-import os
 TOL = float(os.environ.get("BORDER_TOL", "0.05"))
+RANGE = os.environ.get("BORDER_RANGE", "minmax")
+
 
 def proposal(image, clicks, spacing):
     if not any(c.positive for c in clicks):
         return np.zeros(np.asarray(image).shape, dtype=np.float32)
     intensity = cut_intensity(image)
-    shape = intensity.shape
-    fg, bg = click_seeds(clicks, shape, spacing, PROPOSAL_CUT.seed_radius_mm, border_background=False)
-    seeds = intensity[fg]
-    low, high = seeds.min() - TOL, seeds.max() + TOL
-    border = border_mask(shape) & ~fg
-    bg |= border & ~((intensity >= low) & (intensity <= high))
-    unary = PROPOSAL_CUT.unary(intensity, clicks, spacing, fg, bg)
-    return graph_cut_mask(intensity, unary, fg, bg, PROPOSAL_CUT.lamda, PROPOSAL_CUT.sigma).astype(np.float32)
+    fg, bg = click_seeds(clicks, intensity.shape, spacing, PROPOSAL_CUT.seed_radius_mm, border_background=False)
+    low, high = np.percentile(intensity[fg], [10, 90]) if RANGE == "quantile" else (intensity[fg].min(), intensity[fg].max())
+    alike = (intensity >= low - TOL) & (intensity <= high + TOL)
+    bg |= border_mask(intensity.shape) & ~fg & ~alike
+    return PROPOSAL_CUT.cut_seeded(intensity, clicks, spacing, fg, bg).astype(np.float32)
 
-def border(weights=None, device="cpu"):
+
+def patch() -> None:
     zoom.proposal = proposal
-    return UniversalClickSegmenter(weights or PROPOSAL_WEIGHTS, device=device, name="uc_border")
