@@ -9,11 +9,11 @@
 Each run: the harness (:mod:`lib.evaluation`) in ``own`` click mode (each method's clicks
 from its own answers, ``din_evaluation`` simulator) and in ``shared`` mode (the universal
 model's clicks replayed to the others), written to ``results/universal_click_<cell>/``
-(``own/`` and ``shared/``: eval.json, eval.md, dsc_vs_clicks.png) and ``ceiling.json``: per
+(``own/`` and ``shared/``: eval.json, eval.md, dsc_vs_clicks.png) and ``summary.json``: per
 case, the resolution ceiling of the universal model's last region (the truth passed through
 its resampling and back) and of the other methods (graph cut and random walker work on the
-image's own grid: 1.0; the Gaussian-click 3D model: its 3 x 3 x 6 mm space), the load and
-the machine.
+image's own grid: 1.0; the Gaussian-click 3D model: its 3 x 3 x 6 mm space), each method's
+own-click DSC per structure after 1, 5 and 10 clicks, the load and the machine.
 """
 
 from __future__ import annotations
@@ -67,6 +67,27 @@ def gaussian_3d_ceiling(case) -> float:
     prepared = prepare_array(case.truth[None].astype(np.float32) * 400.0 - 200.0, case.affine, 3)
     model = (np.asarray(prepared.image[0]) + 1.0) / 2.0
     return dice(prepared.to_input_grid(model) > 0.5, case.truth)
+
+
+def per_structure(methods: dict, structures: dict[str, str], clicks: Sequence[int] = (1, 5, 10)) -> dict:
+    """Mean DSC after each of ``clicks`` per method and structure.
+
+    Args:
+        methods: the harness's ``result["methods"]`` (name -> {"rows": [{"case_id", "k", "dsc"}, ...]}).
+        structures: case id -> structure name.
+        clicks: the click counts to report (a count beyond a case's rows is left out for it).
+
+    Returns:
+        ``{method: {structure: {str(k): mean DSC}}}``, structures in first-seen order.
+    """
+    table: dict = {}
+    for name, method in methods.items():
+        values: dict[str, dict[int, list[float]]] = {}
+        for row in method["rows"]:
+            if row["k"] in clicks and row["case_id"] in structures:
+                values.setdefault(structures[row["case_id"]], {}).setdefault(row["k"], []).append(float(row["dsc"]))
+        table[name] = {s: {str(k): float(np.mean(v[k])) for k in clicks if k in v} for s, v in values.items()}
+    return table
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -127,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
             report["ceiling"] = ceilings
             report["own"] = {n: {"dsc_at_clicks": m["dsc_at_clicks"], "noc": m["noc"]}
                              for n, m in result["methods"].items()}
+            report["own_per_structure"] = per_structure(result["methods"], {c.case_id: c.structure for c in cases},
+                                                        [k for k in (1, 5, 10) if k <= args.max_clicks])
             report["seconds_per_click"] = {
                 n: float(np.mean([r["seconds"] for r in m["rows"] if r["k"] > 0 and r["click"] is not None] or [0]))
                 for n, m in result["methods"].items()}
@@ -136,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     report["wall_seconds"] = time.time() - start
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "summary.json").write_text(json.dumps(report, indent=1, default=float))
-    print(json.dumps({k: report[k] for k in ("cell", "own", "wall_seconds") if k in report}, indent=1, default=float))
+    print(json.dumps({k: report[k] for k in ("cell", "own", "own_per_structure", "wall_seconds") if k in report},
+                     indent=1, default=float))
     return report
 
 

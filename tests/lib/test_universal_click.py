@@ -102,3 +102,15 @@ def test_the_evaluation_takes_validation_phantoms_apart_from_held_out_ones():
     held_out = cases_of("3x3x6:ct", 1, ["spinal_canal"], 30.0)
     assert validation[0].case_id.startswith("phantom_0800_spinal_canal")
     assert held_out[0].case_id.startswith("phantom_0900_spinal_canal")
+
+
+def test_per_structure_table_averages_each_structure_at_each_click_count():
+    from lib.universal_click.evaluate import per_structure
+
+    rows = [{"case_id": case, "k": k, "dsc": dsc} for case, k, dsc in [
+        ("a", 0, 0.0), ("a", 1, 0.2), ("a", 5, 0.6), ("b", 1, 0.4), ("b", 5, 0.8), ("c", 1, 0.9), ("c", 5, 1.0)]]
+    table = per_structure({"m": {"rows": rows}}, {"a": "liver", "b": "liver", "c": "gtv"}, (1, 5, 10))
+    assert list(table["m"]) == ["liver", "gtv"]
+    assert abs(table["m"]["liver"]["1"] - 0.3) < 1e-9 and abs(table["m"]["liver"]["5"] - 0.7) < 1e-9
+    assert table["m"]["gtv"] == {"1": 0.9, "5": 1.0}
+    assert "10" not in table["m"]["gtv"]  # no rows that far: left out, not 0
