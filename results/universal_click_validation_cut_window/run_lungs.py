@@ -5,7 +5,9 @@ from lib.universal_click.cases import held_out_case, real_ct_cases
 from lib.universal_click.segmenter import UniversalClickSegmenter, PROPOSAL_WEIGHTS
 from lib.evaluation.harness import run_session
 from lib.evaluation.simulators import get_simulator
-import windowpatch; windowpatch.patch()
+import os
+if not os.environ.get("SERVED"):
+    import windowpatch; windowpatch.patch()
 sim = get_simulator("din_evaluation")
 cases = [held_out_case(s, "lung", "3x3x6", "ct") for s in (800, 801)] + [c for c in real_ct_cases("ct")]
 for case in cases:

@@ -16,7 +16,8 @@ import lib.universal_click.zoom as zoom
 from lib.imaging.intensity import CT_WINDOW_HU
 from lib.imaging.prepare import first_channel_tensor
 
-RAW: dict[int, np.ndarray] = {}
+#: The RAS HU of the case being segmented (the harness keeps one prepared image at a time), or None.
+RAW: list = [None]
 HALF = float(os.environ.get("CUT_HALF_WIDTH", "400"))
 _prepare, _predict, _recut = zoom.prepare, zoom.predict_region, zoom.recut_region
 
@@ -38,16 +39,16 @@ def prepare(image, affine, policy="auto"):
     prepared = _prepare(image, affine, policy)
     if prepared.policy == "ct":
         ras = Orientation(axcodes="RAS")(first_channel_tensor(image, affine))
-        RAW.clear()  # one case at a time (the harness keeps one prepared image)
-        RAW[id(prepared.prepared.image)] = ras[0].numpy().astype(np.float32)
+        RAW[0] = ras[0].numpy().astype(np.float32)
+    else:
+        RAW[0] = None
     return prepared
 
 
 def _raw_for(array):
-    for key, raw in RAW.items():
-        if raw is not None and raw.shape == array.shape:
-            return raw
-    return None
+    """The HU beside ``array`` (the prepared image of the current case), or None."""
+    raw = RAW[0]
+    return raw if raw is not None and raw.shape == array.shape else None
 
 
 @torch.no_grad()
