@@ -34,9 +34,12 @@ def card_text(m: dict) -> str:
         f"logit times {PROPOSAL_RECUT.weight:g} is added to the graph cut's own unary logit (seed intensity histograms times the "
         "click-distance prior) and the region is cut with the seed balls of every click as hard constraints "
         "(the region border a background seed only where the network's answer does not reach it). Later "
-        "clicks then move the answer as they move a graph cut, where the network alone hardly moved. The "
+        "clicks then move the answer as they move a graph cut, where the network alone hardly moved. Each "
+        f"background click multiplies the network's weight by {PROPOSAL_RECUT.background_decay:g}: a background "
+        "click removes what the answer claimed, and on a structure the network does not know it claims the "
+        "neighbour, so as such corrections accumulate the clicks' own cut takes over. The "
         "evaluation harness and the served infer task use the same step "
-        "(`lib.universal_click.segmenter.answer_clicks`). The weight was chosen on validation phantoms "
+        "(`lib.universal_click.segmenter.answer_clicks`). The weight and its decay were chosen on validation phantoms "
         "(seeds 800-808; see `PROPOSAL_RECUT`); held-out numbers: `results/universal_click_*/`.",
         "",
     ] if m.get("proposal") else []
