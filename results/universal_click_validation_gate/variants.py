@@ -28,6 +28,7 @@ from lib.universal_click.segmenter import PROPOSAL_WEIGHTS, UniversalClickSegmen
 class GatedCut(ClickCut):
     gate: str = "none"          # "agree_linear", "agree_threshold", "neg"
     param: float = 0.0
+    free: int = 0               # "neg": background clicks before the decay starts
 
 
 def gated_cut(intensity, network_probability, clicks, spacing, settings):
@@ -51,7 +52,7 @@ def gated_cut(intensity, network_probability, clicks, spacing, settings):
         elif settings.gate == "agree_power":
             weight *= a ** settings.param
     elif settings.gate == "neg":
-        weight *= settings.param ** sum(not c.positive for c in clicks)
+        weight *= settings.param ** max(0, sum(not c.positive for c in clicks) - settings.free)
     network = np.clip(probability.astype(np.float64), NETWORK_CLIP, 1.0 - NETWORK_CLIP)
     logit = _logit(plain) + weight * _logit(network)
     unary = 1.0 / (1.0 + np.exp(-logit))
@@ -61,10 +62,10 @@ def gated_cut(intensity, network_probability, clicks, spacing, settings):
 zoom.click_cut = gated_cut
 
 
-def _make(name: str, gate: str, param: float = 0.0, weight: float = 0.5):
+def _make(name: str, gate: str, param: float = 0.0, weight: float = 0.5, free: int = 0):
     def factory(_weights=None, device="cpu"):
         return UniversalClickSegmenter(PROPOSAL_WEIGHTS, device=device, name=name,
-                                       cut=GatedCut(weight=weight, first_clicks=1, gate=gate, param=param))
+                                       cut=GatedCut(weight=weight, first_clicks=1, gate=gate, param=param, free=free))
     return factory
 
 
@@ -87,3 +88,7 @@ neg_03 = _make("neg_03", "neg", 0.3)
 neg_05_whole = _make_whole("neg_05_whole", "neg", 0.5)
 neg_03_whole = _make_whole("neg_03_whole", "neg", 0.3)
 served_whole = _make_whole("served_whole", "none")
+
+neg_05_free1 = _make("neg_05_free1", "neg", 0.5, free=1)
+neg_05_free2 = _make("neg_05_free2", "neg", 0.5, free=2)
+neg_03_free2 = _make("neg_03_free2", "neg", 0.3, free=2)

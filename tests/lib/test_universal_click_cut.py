@@ -67,24 +67,26 @@ def test_one_click_is_the_networks_answer_and_settings_are_checked():
 
 
 def test_background_clicks_hand_the_answer_over_to_the_clicks_own_cut():
-    """The confident network of the test above, with background clicks: each halves its weight
-    (served decay 0.5), so after enough of them the answer is the plain cut's, and with none it is not."""
+    """The confident network of the test above, with background clicks: each beyond the first halves
+    its weight (as served), so after enough of them the answer is the plain cut's, and after one it is not."""
     intensity, truth, _ = scene()
     intensity[12:16] = 0.45
     network = np.where(truth, 0.99, 0.01).astype(np.float32)
     foreground = [Click((8, 14, 8), True)]
     few = foreground + [Click((2, 2, 2), False)]
     many = foreground + [Click((2, 2, k), False) for k in range(2, 14, 2)] + [Click((29, 29, 2), False)]
-    decaying = ClickCut(weight=2.0, background_decay=0.5)
-    assert decaying.network_weight(few) == 1.0 and decaying.network_weight(many) == 2.0 / 2 ** 7
+    decaying = ClickCut(weight=2.0, background_decay=0.5, free_background_clicks=1)
+    assert decaying.network_weight(few) == 2.0 and decaying.network_weight(many) == 2.0 / 2 ** 6
     plain_many = click_cut(intensity, network, many, SPACING, ClickCut(weight=0.0)) > 0.5
-    kept_few = click_cut(intensity, network, few, SPACING, ClickCut(weight=1.0)) > 0.5
+    kept_few = click_cut(intensity, network, few, SPACING, ClickCut(weight=2.0)) > 0.5
     assert np.array_equal(click_cut(intensity, network, few, SPACING, decaying) > 0.5, kept_few)
     assert (kept_few & truth).sum() > (plain_many & truth).sum()
     decayed = click_cut(intensity, network, many, SPACING, decaying) > 0.5
     assert (decayed & truth).sum() < (kept_few & truth).sum()
     assert np.mean(decayed != plain_many) < 0.01
-    assert PROPOSAL_RECUT.background_decay < 1.0
+    assert PROPOSAL_RECUT.background_decay < 1.0 and PROPOSAL_RECUT.free_background_clicks == 1
+    with pytest.raises(ValueError, match="free_background_clicks"):
+        ClickCut(free_background_clicks=-1)
 
 
 def test_the_padding_of_a_region_is_no_seed():
